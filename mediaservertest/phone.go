@@ -131,7 +131,26 @@ func newPhone(tb testing.TB, cfg PhoneConfig) (*Phone, error) {
 		defer p.wg.Done()
 		_ = p.ua.TransportLayer().ServeTCP(p.tcpLn)
 	}()
+	if err := p.waitReady(); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
 	return p, nil
+}
+
+// waitReady waits until sipgo serves the UDP socket, so that requests are
+// sent from it: until then sipgo would try to bind the port a second time.
+func (p *Phone) waitReady() error {
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	tl := p.ua.TransportLayer()
+	err := waitFor(ctx, time.Millisecond, func() bool {
+		return tl.Pool("udp").Size() > 0 && len(tl.ListenPorts("tcp")) > 0
+	})
+	if err != nil {
+		return fmt.Errorf("mediaservertest: sipgo did not start serving: %w", err)
+	}
+	return nil
 }
 
 // listen binds UDP and TCP on the same free port of 127.0.0.1, so that the
