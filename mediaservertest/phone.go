@@ -58,7 +58,8 @@ type Phone struct {
 	incoming []*Call
 	arrived  chan struct{} // closed and replaced when incoming grows
 
-	wg        sync.WaitGroup // serve goroutines, dial goroutines and running SIP handlers
+	wg        sync.WaitGroup // serve and dial goroutines
+	handlers  sync.WaitGroup // running SIP request handlers
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -324,9 +325,9 @@ func (p *Phone) handler(f func(*sip.Request, sip.ServerTransaction)) sipgo.Reque
 			}
 			return
 		}
-		p.wg.Add(1)
+		p.handlers.Add(1)
 		p.mu.Unlock()
-		defer p.wg.Done()
+		defer p.handlers.Done()
 		f(req, tx)
 	}
 }
@@ -372,7 +373,20 @@ func (p *Phone) shutdown() error {
 	}
 	hangups.Wait()
 	cancel()
+	// Ringing inbound calls now get 480; let the handlers send it before the
+	// sockets close, but do not wait for ACKs that may never come.
 	p.cancel()
+	handlersDone := make(chan struct{})
+	go func() {
+		p.handlers.Wait()
+		close(handlersDone)
+	}()
+	t := time.NewTimer(closeHangupTimeout)
+	select {
+	case <-handlersDone:
+	case <-t.C:
+	}
+	t.Stop()
 	for _, c := range calls {
 		c.finish(EndPhoneClosed, 0, ErrPhoneClosed)
 	}
@@ -381,6 +395,7 @@ func (p *Phone) shutdown() error {
 		p.log.Debug("closing sipgo", "err", cerr)
 	}
 	p.wg.Wait()
+	<-handlersDone // sipgo's Close ended the transactions handlers wait on
 	p.mu.Lock()
 	calls = slices.Collect(maps.Values(p.calls)) // created by handlers that were running
 	p.mu.Unlock()
