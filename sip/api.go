@@ -178,6 +178,9 @@ const (
 	EndAckTimeout
 	EndSessionExpired
 	EndTransport
+	// EndNegotiation: the answer in the ACK to our offer (an INVITE
+	// without SDP) was missing or unusable; we sent BYE.
+	EndNegotiation
 )
 
 // EndReason describes the end of a dialog.
@@ -197,36 +200,6 @@ type InviteRequest struct {
 	DisplayName string
 	// Local is our media.
 	Local LocalMedia
-}
-
-// StatusError is a SIP final response that failed or rejected a call.
-type StatusError struct {
-	Code   int
-	Reason string
-}
-
-func (e *StatusError) Error() string { return "sip: " + itoa(e.Code) + " " + e.Reason }
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [12]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // The method sets below are the contract; stubs.go holds placeholders until

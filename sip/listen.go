@@ -1,0 +1,180 @@
+package sip
+
+import (
+	"bytes"
+	"io"
+	"net"
+)
+
+// guardPacketConn is the UDP listener handed to sipgo: every datagram is
+// screened first (screen.go). sipgo reads it from a single goroutine.
+type guardPacketConn struct {
+	net.PacketConn
+	a *Agent
+}
+
+// ReadFrom returns the next datagram that may be parsed, answering the
+// unparsable ones statelessly.
+func (g *guardPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := g.PacketConn.ReadFrom(b)
+		if err != nil || n == 0 {
+			return n, addr, err
+		}
+		data := b[:n]
+		if len(bytes.Trim(data, "\r\n\x00")) == 0 {
+			return n, addr, nil // keep-alive, sipgo ignores it
+		}
+		// A datagram is a whole message: tolerate a missing empty line.
+		if !bytes.Contains(data, crlfcrlf) && n+4 <= len(b) {
+			if bytes.HasSuffix(data, []byte("\r\n")) {
+				n += copy(b[n:], "\r\n")
+			} else {
+				n += copy(b[n:], crlfcrlf)
+			}
+			data = b[:n]
+		}
+		code, reason := screenMessage(data, true)
+		if code == 0 {
+			return n, addr, nil
+		}
+		g.a.log.Debug("sip: rejected unparsable datagram", keyStatus, code, keyRemoteAddr, addr.String())
+		if reply := statelessReply(data, code, reason); reply != nil {
+			if _, err := g.PacketConn.WriteTo(reply, addr); err != nil {
+				g.a.log.Debug("sip: stateless reply failed", keyErr, err)
+			}
+		}
+	}
+}
+
+// guardListener is the TCP listener handed to sipgo; it wraps every
+// accepted connection in a guardConn.
+type guardListener struct {
+	net.Listener
+	a *Agent
+}
+
+// Accept wraps the next connection.
+func (g *guardListener) Accept() (net.Conn, error) {
+	c, err := g.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &guardConn{Conn: c, a: g.a, rbuf: make([]byte, 4096)}, nil
+}
+
+// guardConn frames the SIP messages of a TCP stream by Content-Length and
+// screens each before sipgo's stream parser sees it. Only sipgo's reader
+// goroutine calls Read; writes pass straight to the connection.
+type guardConn struct {
+	net.Conn
+	a    *Agent
+	in   []byte // received, not yet framed
+	out  []byte // framed, not yet read by sipgo
+	rbuf []byte
+	err  error // sticky: returned once in and out are drained
+}
+
+// Read returns framed, screened bytes.
+func (g *guardConn) Read(p []byte) (int, error) {
+	for len(g.out) == 0 {
+		if g.frame() {
+			continue
+		}
+		if g.err != nil {
+			return 0, g.err
+		}
+		n, err := g.Conn.Read(g.rbuf)
+		g.in = append(g.in, g.rbuf[:n]...)
+		if err != nil {
+			g.err = err
+			if n == 0 {
+				return 0, err
+			}
+		}
+		if len(g.in) > maxMessageSize && !bytes.Contains(g.in, crlfcrlf) {
+			g.reject(g.in, 400, "Bad Request (message too large)")
+			g.in = nil
+			g.err = io.EOF
+		}
+	}
+	n := copy(p, g.out)
+	g.out = g.out[n:]
+	return n, nil
+}
+
+// frame moves one unit (a keep-alive CRLF run or one message) from in to
+// out, or answers and drops one bad message. It reports whether it did.
+func (g *guardConn) frame() bool {
+	if len(g.in) == 0 {
+		return false
+	}
+	if g.in[0] == '\r' {
+		if len(g.in) < 2 {
+			return false
+		}
+		if g.in[1] == '\n' {
+			n := 2
+			if len(g.in) >= 4 && g.in[2] == '\r' && g.in[3] == '\n' {
+				n = 4
+			}
+			g.out = append(g.out[:0], g.in[:n]...)
+			g.consume(n)
+			return true
+		}
+	}
+	i := bytes.Index(g.in, crlfcrlf)
+	if i < 0 {
+		return false
+	}
+	hdrEnd := i + 4
+	count, cl, ok := scanContentLength(g.in[:i])
+	isResponse := bytes.HasPrefix(g.in, []byte("SIP/"))
+	switch {
+	case count > 1 || !ok:
+		// No way to find where the message ends: answer and hang up.
+		g.reject(g.in[:hdrEnd], 400, "Bad Request (bad Content-Length)")
+		g.in = nil
+		g.err = io.EOF
+		return true
+	case count == 0:
+		// RFC 3261 §18.3: mandatory on streams. Assume an empty body.
+		if !isResponse {
+			g.reject(g.in[:hdrEnd], 400, "Bad Request (missing Content-Length)")
+		}
+		g.consume(hdrEnd)
+		return true
+	}
+	total := hdrEnd + cl
+	if total > maxMessageSize {
+		g.reject(g.in[:hdrEnd], 400, "Bad Request (message too large)")
+		g.in = nil
+		g.err = io.EOF
+		return true
+	}
+	if len(g.in) < total {
+		return false
+	}
+	msg := g.in[:total]
+	if code, reason := screenMessage(msg, false); code != 0 {
+		g.reject(msg, code, reason)
+	} else {
+		g.out = append(g.out[:0], msg...)
+	}
+	g.consume(total)
+	return true
+}
+
+func (g *guardConn) consume(n int) { g.in = append(g.in[:0], g.in[n:]...) }
+
+func (g *guardConn) reject(msg []byte, code int, reason string) {
+	g.a.log.Debug("sip: rejected unparsable stream message", keyStatus, code, keyRemoteAddr, g.RemoteAddr().String())
+	if bytes.HasPrefix(msg, []byte("SIP/")) {
+		return // never answer a response
+	}
+	if reply := statelessReply(msg, code, reason); reply != nil {
+		if _, err := g.Conn.Write(reply); err != nil {
+			g.a.log.Debug("sip: stateless reply failed", keyErr, err)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// udpMTULimit is RFC 3261 §18.1.1: a request larger than 1300 bytes (path
+// MTU unknown) must go over a congestion-controlled transport. sipgo
+// refuses such a datagram (ErrUDPMTUCongestion, sipgo#206).
+const udpMTULimit = 1300
+
+// newVia returns a Via for a new client transaction: our advertised host
+// and listen port, a fresh branch and rport (RFC 3581).
+func (a *Agent) newVia(transport string) *sip.ViaHeader {
+	return &sip.ViaHeader{
+		ProtocolName:    "SIP",
+		ProtocolVersion: "2.0",
+		Transport:       transport,
+		Host:            a.cfg.PublicHost,
+		Port:            a.listenPort(),
+		Params: sip.HeaderParams{
+			{K: "branch", V: sip.GenerateBranchN(16)},
+			{K: "rport", V: ""},
+		},
+	}
+}
+
+// contact returns our Contact for a dialog on transport.
+func (a *Agent) contact(user, transport string) *sip.ContactHeader {
+	if user == "" || !validUser(user) {
+		user = "mediaserver"
+	}
+	u := sip.Uri{Scheme: "sip", User: user, Host: a.cfg.PublicHost, Port: a.listenPort()}
+	if transport == "TCP" {
+		u.UriParams = sip.HeaderParams{{K: "transport", V: "tcp"}}
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+// route sets the transport and next hop of an outgoing request: forced
+// (a trunk proxy, a TCP connection to reuse) or from the Route and
+// Request-URI as sipgo computes it. UDP requests leave from our listening
+// socket.
+func (a *Agent) route(req *sip.Request, transport, forced string) {
+	req.SetTransport(transport)
+	if forced != "" {
+		req.SetDestination(forced)
+	}
+	if transport == "UDP" {
+		a.mu.Lock()
+		conn := a.udpConn
+		a.mu.Unlock()
+		if conn != nil {
+			ua := conn.LocalAddr().(*net.UDPAddr)
+			req.Laddr = sip.Addr{IP: ua.IP, Port: ua.Port}
+		}
+	}
+}
+
+// fitTransport moves a UDP request larger than udpMTULimit to TCP,
+// changing its top Via as RFC 3261 §18.1.1 requires.
+func (a *Agent) fitTransport(req *sip.Request) {
+	if req.Transport() != "UDP" {
+		return
+	}
+	if len(req.String()) <= udpMTULimit {
+		return
+	}
+	if via := req.Via(); via != nil {
+		via.Transport = "TCP"
+	}
+	req.SetTransport("TCP")
+	req.Laddr = sip.Addr{}
+}
+
+// transact sends req in a client transaction and returns its final
+// response. For an INVITE the caller must ACK a 2xx. Errors wrap ErrTimeout,
+// ErrTransport or ErrClosed.
+func (a *Agent) transact(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	a.fitTransport(req)
+	a.log.Debug("sip: send request", keyCallID, callIDOf(req), keyMethod, string(req.Method), keyRemoteAddr, req.Destination())
+	tx, err := a.txl.Request(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("sip: send %s: %w: %w", req.Method, ErrTransport, err)
+	}
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			// A non-2xx final to an INVITE stays with its transaction, which
+			// ACKs retransmissions of it; anything else is done.
+			if !(req.IsInvite() && !res.IsSuccess()) {
+				tx.Terminate()
+			}
+			return res, nil
+		case <-tx.Done():
+			return nil, a.txError(req.Method, tx.Err())
+		case <-ctx.Done():
+			tx.Terminate()
+			return nil, fmt.Errorf("sip: %s: %w", req.Method, ErrClosed)
+		}
+	}
+}
+
+func (a *Agent) txError(m sip.RequestMethod, err error) error {
+	switch {
+	case errors.Is(err, sip.ErrTransactionTimeout):
+		return fmt.Errorf("sip: %s: %w", m, ErrTimeout)
+	case errors.Is(err, sip.ErrTransactionTransport):
+		return fmt.Errorf("sip: %s: %w: %w", m, ErrTransport, err)
+	}
+	select {
+	case <-a.done:
+		return fmt.Errorf("sip: %s: %w", m, ErrClosed)
+	default:
+	}
+	return fmt.Errorf("sip: %s: %w: %v", m, ErrTransport, err)
+}
+
+// writeRequest sends a request outside any transaction (an ACK to a 2xx).
+func (a *Agent) writeRequest(req *sip.Request) error {
+	a.fitTransport(req)
+	if err := a.tpl.WriteMsg(req); err != nil {
+		return fmt.Errorf("sip: send %s: %w: %w", req.Method, ErrTransport, err)
+	}
+	return nil
+}
+
+// newResponse builds a response to req with our To tag (unless 100 or tag
+// is empty), Server header and extra headers. For a request whose From or
+// To could not be parsed, their raw values are copied.
+func (a *Agent) newResponse(req *sip.Request, code int, reason string, body []byte, tag string, hdrs ...sip.Header) *sip.Response {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if req.From() == nil {
+		sip.CopyHeaders("From", req, res)
+	}
+	if req.To() == nil {
+		sip.CopyHeaders("To", req, res)
+	}
+	if to := res.To(); to != nil && req.To() != nil && code > 100 && tag != "" && !req.To().Params.Has("tag") {
+		to.Params.Add("tag", tag)
+	}
+	res.AppendHeader(sip.NewHeader("Server", a.cfg.UserAgent))
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if body != nil {
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	res.SetBody(body)
+	return res
+}
+
+// respond sends a response in tx; errors are logged at Debug and returned.
+func (a *Agent) respond(tx *sip.ServerTx, req *sip.Request, code int, reason string, body []byte, tag string, hdrs ...sip.Header) error {
+	if tx == nil || req == nil {
+		return nil
+	}
+	res := a.newResponse(req, code, reason, body, tag, hdrs...)
+	return a.sendResponse(tx, res)
+}
+
+func (a *Agent) sendResponse(tx *sip.ServerTx, res *sip.Response) error {
+	a.log.Debug("sip: send response", keyCallID, callIDOf(res), keyStatus, res.StatusCode, keyRemoteAddr, res.Destination())
+	if err := tx.Respond(res); err != nil {
+		a.log.Debug("sip: response not sent", keyCallID, callIDOf(res), keyStatus, res.StatusCode, keyErr, err)
+		return fmt.Errorf("sip: respond %d: %w: %w", res.StatusCode, ErrTransport, err)
+	}
+	return nil
+}
+
+func callIDOf(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func tagOf(params sip.HeaderParams) string {
+	t, _ := params.Get("tag")
+	return t
+}
+
+// addressOf converts a name-addr to our Address.
+func addressOf(name string, u sip.Uri) Address {
+	host := u.Host
+	if u.Port > 0 {
+		host = net.JoinHostPort(u.Host, itoa(u.Port))
+	}
+	if u.Scheme != "" && u.Scheme != "sip" && u.Scheme != "sips" {
+		host = ""
+	}
+	return Address{DisplayName: name, URI: u.String(), User: u.User, Host: host}
+}
+
+// headerParam returns the value of a ;name=value parameter of a header
+// value such as Session-Expires, and the part before the first ';'.
+func headerParam(v, name string) (head, val string, ok bool) {
+	head, rest, _ := strings.Cut(v, ";")
+	for _, p := range strings.Split(rest, ";") {
+		k, pv, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(head), strings.TrimSpace(pv), true
+		}
+	}
+	return strings.TrimSpace(head), "", false
+}
