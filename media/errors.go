@@ -44,7 +44,7 @@ var (
 	errRTCPVersion = wrapErr(ErrMalformedRTCP, "version is not 2")
 	errRTCPLength  = wrapErr(ErrMalformedRTCP, "length field exceeds packet")
 	errRTCPPadding = wrapErr(ErrMalformedRTCP, "invalid padding")
-	errRTCPFirst   = wrapErr(ErrMalformedRTCP, "first packet is not SR, RR or BYE")
+	errRTCPFirst   = wrapErr(ErrMalformedRTCP, "first packet type not in 200-207")
 	errRTCPReport  = wrapErr(ErrMalformedRTCP, "report count exceeds packet")
 
 	errDTMFShort = wrapErr(ErrMalformedDTMF, "payload shorter than 4 bytes")
