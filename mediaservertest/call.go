@@ -86,6 +86,7 @@ type Call struct {
 	early      bool      // sending early media (183)
 	up         bool      // answered and not ended
 	ackAnswer  bool      // an SDP offer went in a 2xx; its answer comes in the ACK
+	noOffer    bool      // the last INVITE this phone sent had no SDP: the 2xx has the offer
 	infoDigits []byte
 }
 

@@ -132,6 +132,11 @@ func (cfg PhoneConfig) withDefaults() (PhoneConfig, error) {
 		cfg.Transport = "udp"
 	}
 
+	return cfg, cfg.validate()
+}
+
+// validate returns the errors of the invalid fields of a defaulted cfg, joined.
+func (cfg *PhoneConfig) validate() error {
 	var errs []error
 	bad := func(field, reason string) { errs = append(errs, &ConfigError{Field: field, Reason: reason}) }
 	if strings.ContainsAny(cfg.User, "@:;<> \t\r\n") {
@@ -168,5 +173,5 @@ func (cfg PhoneConfig) withDefaults() (PhoneConfig, error) {
 	if cfg.PadInviteTo < 0 || cfg.PadInviteTo > 60000 {
 		bad("PadInviteTo", "must be from 0 to 60000")
 	}
-	return cfg, errors.Join(errs...)
+	return errors.Join(errs...)
 }

@@ -15,6 +15,10 @@ import (
 type DialOptions struct {
 	// Headers are added to the INVITE, name to value, e.g. {"X-Test": "1"}.
 	Headers map[string]string
+	// NoSDP sends the INVITE without an SDP offer (RFC 3261 section 13.2.1,
+	// "delayed offer"): the callee offers in its 2xx and the phone answers
+	// in the ACK.
+	NoSDP bool
 }
 
 // viaSizeAtLeast is a lower bound of the Via header sipgo adds to an INVITE,
@@ -135,6 +139,13 @@ func (p *Phone) buildInvite(c *Call, uri sip.Uri, opts DialOptions) *sip.Request
 	for name, value := range opts.Headers {
 		req.AppendHeader(sip.NewHeader(name, value))
 	}
+	if opts.NoSDP {
+		c.mu.Lock()
+		c.noOffer = true
+		c.mu.Unlock()
+		req.SetBody(nil)
+		return req
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	c.setInviteOffer(req)
 	return req
@@ -198,14 +209,31 @@ func (c *Call) waitAnswer(ctx context.Context, dlg *sipgo.DialogClientSession) {
 	}
 }
 
-// answeredOutbound applies the answer, ACKs it and starts the call.
+// answeredOutbound applies the SDP of a 2xx (an answer, or an offer when
+// the INVITE had none), ACKs it and starts the call.
 func (c *Call) answeredOutbound(ctx context.Context, dlg *sipgo.DialogClientSession, res *sip.Response) {
-	ackErr := dlg.Ack(context.WithoutCancel(ctx))
+	var ackBody []byte
 	var sdpErr error
-	if body := res.Body(); len(body) > 0 {
+	c.mu.Lock()
+	noOffer := c.noOffer
+	c.mu.Unlock()
+	switch body := res.Body(); {
+	case noOffer && len(body) == 0:
+		sdpErr = fmt.Errorf("%w: no SDP offer in the 2xx to an INVITE without SDP", ErrBadSDP)
+	case noOffer:
+		c.mu.Lock()
+		ackBody, sdpErr = c.answerOfferLocked(body)
+		c.mu.Unlock()
+	case len(body) > 0:
 		sdpErr = c.applyAnswer(body, false)
-	} else if c.RemoteSDP() == "" {
+	case c.RemoteSDP() == "":
 		sdpErr = fmt.Errorf("%w: no SDP answer", ErrBadSDP)
+	}
+	var ackErr error
+	if ackBody != nil {
+		ackErr = dlg.WriteAck(context.WithoutCancel(ctx), c.ackRequest(res, ackBody))
+	} else {
+		ackErr = dlg.Ack(context.WithoutCancel(ctx))
 	}
 	if err := errors.Join(ackErr, sdpErr); err != nil {
 		byeCtx, cancel := context.WithTimeout(c.p.ctx, closeHangupTimeout)
@@ -215,4 +243,20 @@ func (c *Call) answeredOutbound(ctx context.Context, dlg *sipgo.DialogClientSess
 		return
 	}
 	c.markAnswered()
+}
+
+// ackRequest builds an ACK for a 2xx, carrying an SDP answer if body is set;
+// sipgo's dialog adds the dialog's headers.
+func (c *Call) ackRequest(res *sip.Response, body []byte) *sip.Request {
+	target := c.invite.Recipient
+	if contact := res.Contact(); contact != nil {
+		target = *contact.Address.Clone()
+	}
+	ack := sip.NewRequest(sip.ACK, target)
+	ack.Laddr = c.invite.Laddr // UDP: send from the listening socket
+	if body != nil {
+		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	ack.SetBody(body)
+	return ack
 }

@@ -139,13 +139,6 @@ func (m *media) setSending(on bool) {
 	m.mu.Unlock()
 }
 
-// sending reports whether the call may send now.
-func (m *media) sending() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.canSend && !m.closed
-}
-
 // setTone changes what is sent to a tone of hz (0: silence).
 func (m *media) setTone(hz float64) {
 	m.mu.Lock()

@@ -468,3 +468,45 @@ func TestDialUnreachable(t *testing.T) {
 		t.Error("Dial to a closed TCP port succeeded")
 	}
 }
+
+func TestDelayedOffer(t *testing.T) {
+	a := alice(t, PhoneConfig{})
+	b := bob(t, PhoneConfig{Codecs: []Codec{PCMA, PCMU}})
+	ca, cb := connect(t, a, b, DialOptions{NoSDP: true})
+	if ca.Header("Content-Type") != "" || !strings.Contains(cb.LocalSDP(), "RTP/AVP 8 0 101") {
+		t.Errorf("INVITE Content-Type %q; bob's offer in the 200:\n%s", ca.Header("Content-Type"), cb.LocalSDP())
+	}
+	if ca.Codec() != PCMU || cb.Codec() != PCMU {
+		t.Errorf("alice answered bob's PCMA,PCMU offer with %v (bob applied %v), want her preference PCMU", ca.Codec(), cb.Codec())
+	}
+	hearEachOther(t, ca, cb)
+
+	// A re-INVITE without SDP: bob offers sendrecv in the 200, alice answers
+	// sendonly in the ACK, so bob stops sending and alice keeps sending.
+	ctx := testCtx(t)
+	if err := ca.Reinvite(ctx, ReinviteOptions{NoSDP: true, Direction: SendOnly}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WaitSilence(ctx, 300*time.Millisecond); err != nil {
+		t.Error(err)
+	}
+	if err := cb.WaitHeard(ctx, aliceHz, 0.5); err != nil {
+		t.Error(err)
+	}
+	// From the callee's side of the dialog: alice offers in the 200 and,
+	// still wanting to send only, offers sendonly; bob answers recvonly and
+	// his preference PCMA in the ACK.
+	if err := cb.Reinvite(ctx, ReinviteOptions{NoSDP: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, 10*time.Millisecond, func() bool { return ca.Codec() == PCMA }); err != nil {
+		t.Errorf("alice did not apply the answer in bob's ACK: codec %v", ca.Codec())
+	}
+	if !strings.Contains(ca.LocalSDP(), "a=sendonly") || !strings.Contains(cb.LocalSDP(), "a=recvonly") {
+		t.Errorf("alice's offer in the 200:\n%s\nbob's answer in the ACK:\n%s", ca.LocalSDP(), cb.LocalSDP())
+	}
+	if err := ca.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hearEachOther(t, ca, cb)
+}

@@ -19,6 +19,9 @@ type ReinviteOptions struct {
 	// too) and offers it in c= and m=. The old socket is closed once the
 	// re-INVITE succeeded.
 	RTPAddr string
+	// NoSDP sends the re-INVITE without an SDP offer: the remote side offers
+	// in its 2xx and the phone answers in the ACK (RFC 3261 section 14.1).
+	NoSDP bool
 }
 
 // Hold puts the remote side on hold: a re-INVITE with a=sendonly, after which
@@ -65,15 +68,7 @@ func (c *Call) reinvite(ctx context.Context, opts ReinviteOptions, mute bool) er
 		c.local.addr = addr
 		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	c.want, c.muted = opts.Direction, mute
-	req := sip.NewRequest(sip.INVITE, c.remoteTargetLocked())
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(c.offerLocked(0))
-	if pad := c.p.cfg.PadInviteTo - len(req.String()) - 200; pad > 0 {
-		req.SetBody(c.offerLocked(pad)) // the dialog headers still to come are about 200 bytes
-	}
-	c.mu.Unlock()
+	req := c.reinviteRequest(opts, mute)
 
 	var res *sip.Response
 	var err error
@@ -104,23 +99,51 @@ func (c *Call) reinvite(ctx context.Context, opts ReinviteOptions, mute bool) er
 	return nil
 }
 
-// ackReinvite ACKs a 2xx to our re-INVITE and applies its SDP answer.
-func (c *Call) ackReinvite(res *sip.Response) error {
+// reinviteRequest records the wanted direction and builds a re-INVITE with
+// a new offer; sipgo adds the dialog's headers.
+func (c *Call) reinviteRequest(opts ReinviteOptions, mute bool) *sip.Request {
 	c.mu.Lock()
-	uac, uas, target := c.uac, c.uas, c.remoteTargetLocked()
+	defer c.mu.Unlock()
+	c.want, c.muted, c.noOffer = opts.Direction, mute, opts.NoSDP
+	req := sip.NewRequest(sip.INVITE, c.remoteTargetLocked())
+	if opts.NoSDP {
+		req.SetBody(nil)
+		return req
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(c.offerLocked(0))
+	if pad := c.p.cfg.PadInviteTo - len(req.String()) - 200; pad > 0 {
+		req.SetBody(c.offerLocked(pad)) // the dialog headers still to come are about 200 bytes
+	}
+	return req
+}
+
+// ackReinvite ACKs a 2xx to our re-INVITE and applies its SDP: the answer
+// to our offer, or the remote's offer, answered in the ACK.
+func (c *Call) ackReinvite(res *sip.Response) error {
+	body := res.Body()
+	c.mu.Lock()
+	uac, uas, noOffer := c.uac, c.uas, c.noOffer
+	var ackBody []byte
+	var sdpErr error
+	switch {
+	case len(body) == 0:
+		sdpErr = fmt.Errorf("%w: no SDP in the 2xx to a re-INVITE", ErrBadSDP)
+	case noOffer:
+		ackBody, sdpErr = c.answerOfferLocked(body)
+	}
 	c.mu.Unlock()
-	ack := sip.NewRequest(sip.ACK, target)
+	ack := c.ackRequest(res, ackBody)
 	var err error
 	if uac != nil {
 		err = uac.WriteRequest(ack)
 	} else {
 		err = uas.WriteRequest(ack)
 	}
-	body := res.Body()
-	if len(body) == 0 {
-		return errors.Join(err, fmt.Errorf("%w: no SDP in the answer", ErrBadSDP))
+	if sdpErr == nil && !noOffer {
+		sdpErr = c.applyAnswer(body, false)
 	}
-	return errors.Join(err, c.applyAnswer(body, false))
+	return errors.Join(err, sdpErr)
 }
 
 // remoteTargetLocked returns the remote Contact URI of the dialog.

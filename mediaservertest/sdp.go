@@ -136,6 +136,22 @@ func parseAudio(sd *sdp.SessionDescription, md *sdp.MediaDescription) (*remoteMe
 	}
 	rm := &remoteMedia{addr: netip.AddrPortFrom(ip.Unmap(), uint16(port)), dir: SendRecv}
 
+	rm.formats = parseFormats(md)
+	rm.dir = sdpDirection(sd.Attributes, SendRecv)
+	rm.dir = sdpDirection(md.Attributes, rm.dir)
+	if v, ok := md.Attribute("ptime"); ok {
+		if ms, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && ms > 0 && ms <= 1000 {
+			rm.ptime = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return rm, nil
+}
+
+// parseFormats returns the formats of an m= line that a phone understands,
+// in order: PCMU and PCMA (by rtpmap, or by static payload type) and
+// telephone-event, all at 8 kHz.
+func parseFormats(md *sdp.MediaDescription) []sdpFormat {
+	var formats []sdpFormat
 	rtpmap := map[uint8]string{}
 	for _, a := range md.Attributes {
 		if a.Key != "rtpmap" {
@@ -170,19 +186,12 @@ func parseAudio(sd *sdp.SessionDescription, md *sdp.MediaDescription) (*remoteMe
 		}
 		switch name {
 		case string(PCMU), string(PCMA):
-			rm.formats = append(rm.formats, sdpFormat{pt: uint8(pt), name: name})
+			formats = append(formats, sdpFormat{pt: uint8(pt), name: name})
 		case "TELEPHONE-EVENT":
-			rm.formats = append(rm.formats, sdpFormat{pt: uint8(pt), name: "telephone-event"})
+			formats = append(formats, sdpFormat{pt: uint8(pt), name: "telephone-event"})
 		}
 	}
-	rm.dir = sdpDirection(sd.Attributes, SendRecv)
-	rm.dir = sdpDirection(md.Attributes, rm.dir)
-	if v, ok := md.Attribute("ptime"); ok {
-		if ms, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && ms > 0 && ms <= 1000 {
-			rm.ptime = time.Duration(ms) * time.Millisecond
-		}
-	}
-	return rm, nil
+	return formats
 }
 
 // sdpDirection returns the direction attribute among attrs, or def.
