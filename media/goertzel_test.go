@@ -1,7 +1,6 @@
 package media
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -263,7 +262,3 @@ func BenchmarkToneShare(b *testing.B) {
 		ToneShare(x, 1000)
 	}
 }
-
-// ExampleToneShare is in example_test.go; this keeps fmt used when the
-// debug helper below is not.
-var _ = fmt.Sprint
