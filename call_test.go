@@ -1,0 +1,114 @@
+package mediaserver_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/mediaserver-go/mediaserver"
+	"github.com/mediaserver-go/mediaserver/mediaservertest"
+)
+
+// TestForwardCall: A calls in, the Handler answers call to B, B answers; A
+// hears B's 1 kHz tone and B hears A's 440 Hz tone; A hangs up →
+// callingPartyDrop for B → drop → B gets BYE → sessionCompleted.
+func TestForwardCall(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		codecA, codB mediaservertest.Codec
+	}{
+		{"PCMU-PCMU", mediaservertest.PCMU, mediaservertest.PCMU},
+		{"PCMU-PCMA", mediaservertest.PCMU, mediaservertest.PCMA},
+		{"PCMA-PCMU", mediaservertest.PCMA, mediaservertest.PCMU},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t, 30*time.Second)
+			b := newPhone(t, "bob", 1000, func(c *mediaservertest.PhoneConfig) { c.Codecs = []mediaservertest.Codec{tc.codB} })
+			a := newPhone(t, "alice", 440, func(c *mediaservertest.PhoneConfig) { c.Codecs = []mediaservertest.Codec{tc.codecA} })
+			h := callTo(b.URI())
+			srv := startServer(t, h)
+
+			ca, err := a.Dial(ctx, serverURI(srv, "forward"), mediaservertest.DialOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err := b.Incoming(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ca.WaitHeard(ctx, 1000, 0.5); err != nil {
+				t.Fatalf("A does not hear B: %v", err)
+			}
+			if err := cb.WaitHeard(ctx, 440, 0.5); err != nil {
+				t.Fatalf("B does not hear A: %v", err)
+			}
+			if s := ca.HeardSince(time.Now().Add(-500 * time.Millisecond)).Share(440); s > 0.05 {
+				t.Errorf("A hears its own tone (share %.2f)", s)
+			}
+			if err := ca.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := cb.WaitEnded(ctx); err != nil || r != mediaservertest.EndRemoteBye {
+				t.Fatalf("B ended with %v, %v; want remote BYE", r, err)
+			}
+			h.wait(ctx, t, "sessionCompleted")
+			wantEvents(t, h.Events(), "newCall", "callAnswered", "callEvent:callingPartyDrop:hangup", "sessionCompleted")
+			waitSessions(ctx, t, srv, 0)
+		})
+	}
+}
+
+// TestCalleeBusy: B answers 486 → calledPartyFailed (busy, 486) → the
+// Handler's drop is honoured: A gets BYE, the session completes.
+func TestCalleeBusy(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	b := newPhone(t, "bob", 1000, func(c *mediaservertest.PhoneConfig) { c.AnswerCode = 486 })
+	a := newPhone(t, "alice", 440)
+	h := callTo(b.URI())
+	srv := startServer(t, h)
+	ca, err := a.Dial(ctx, serverURI(srv, "forward"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := ca.WaitEnded(ctx); err != nil || r != mediaservertest.EndRemoteBye {
+		t.Fatalf("A ended with %v, %v; want BYE", r, err)
+	}
+	h.wait(ctx, t, "sessionCompleted")
+	wantEvents(t, h.Events(), "newCall", "callEvent:calledPartyFailed:busy", "sessionCompleted")
+}
+
+// TestCancelBeforeAnswer: A cancels while the Handler still decides: A
+// gets 200 for the CANCEL and 487 for the INVITE, the late decision is
+// discarded and the session completes.
+func TestCancelBeforeAnswer(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	a := newPhone(t, "alice", 440)
+	h := newRecorder()
+	release := make(chan struct{})
+	h.NewCallFunc = func(ctx context.Context, _ *mediaserver.NewCallRequest) (mediaserver.Action, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return mediaserver.Action{Action: mediaserver.ActionDrop}, nil
+	}
+	defer close(release)
+	srv := startServer(t, h)
+	ca, err := a.DialAsync(ctx, serverURI(srv, "forward"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.wait(ctx, t, "newCall")
+	if err := ca.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ca.WaitEnded(ctx)
+	if err != nil || r != mediaservertest.EndLocalCancel {
+		t.Fatalf("A ended with %v, %v; want local cancel", r, err)
+	}
+	if code := ca.StatusCode(); code != 487 {
+		t.Errorf("INVITE final status %d, want 487", code)
+	}
+	h.wait(ctx, t, "sessionCompleted")
+	waitSessions(ctx, t, srv, 0)
+}

@@ -1,0 +1,208 @@
+package media
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Processor is work the media clock runs once per tick between the input
+// phase (every endpoint's received audio delivered to its sinks) and the
+// output phase (every endpoint's generated audio sent). Mixers use it to
+// mix the frames of one tick. Process runs on the clock goroutine and must
+// not block.
+type Processor interface {
+	Process(now time.Time)
+}
+
+// ClockConfig configures a Clock.
+type ClockConfig struct {
+	// Logger is the clock's logger. Default slog.Default().
+	Logger *slog.Logger
+	// manual disables the ticker goroutine; tests call step.
+	manual bool
+}
+
+// ClockStats report how well the clock keeps time.
+type ClockStats struct {
+	// Ticks is the number of ticks run.
+	Ticks uint64
+	// Skipped is the number of ticks dropped because the clock fell more
+	// than a few periods behind.
+	Skipped uint64
+	// MaxLag is the largest delay of a tick behind its deadline.
+	MaxLag time.Duration
+	// LastLag is the delay of the most recent tick.
+	LastLag time.Duration
+	// MaxWork is the longest time one tick took.
+	MaxWork time.Duration
+}
+
+// Clock is the shared 20 ms media clock. It drives everything the server
+// generates (prompts, silence, ringback, mixes), the decoded sinks, RTCP
+// and the media-timeout sweep, for all endpoints in one batch per tick,
+// instead of a timer per call. It also serialises wiring changes.
+//
+// Clock is safe for concurrent use; Close stops its goroutine and waits.
+type Clock struct {
+	log *slog.Logger
+
+	// wiringMu serialises wiring changes of all endpoints of this clock, so
+	// that changes touching two endpoints cannot deadlock.
+	wiringMu sync.Mutex
+
+	// tickMu is held for the whole of a tick.
+	tickMu sync.Mutex
+
+	mu         sync.Mutex // guards endpoints, processors (copy on write)
+	endpoints  atomic.Pointer[[]*Endpoint]
+	processors atomic.Pointer[[]Processor]
+
+	ticks, skipped atomic.Uint64
+	maxLag, last   atomic.Int64
+	maxWork        atomic.Int64
+
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// NewClock starts a clock.
+func NewClock(cfg ClockConfig) *Clock {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Clock{log: log, done: make(chan struct{})}
+	c.endpoints.Store(&[]*Endpoint{})
+	c.processors.Store(&[]Processor{})
+	if !cfg.manual {
+		c.wg.Add(1)
+		go c.run()
+	}
+	return c
+}
+
+// Stats returns the clock's timing figures.
+func (c *Clock) Stats() ClockStats {
+	return ClockStats{
+		Ticks:   c.ticks.Load(),
+		Skipped: c.skipped.Load(),
+		MaxLag:  time.Duration(c.maxLag.Load()),
+		LastLag: time.Duration(c.last.Load()),
+		MaxWork: time.Duration(c.maxWork.Load()),
+	}
+}
+
+// Close stops the clock and waits for its goroutine.
+func (c *Clock) Close() error {
+	c.closeOnce.Do(func() { close(c.done) })
+	c.wg.Wait()
+	return nil
+}
+
+// AddProcessor runs p once per tick between the input and output phases.
+func (c *Clock) AddProcessor(p Processor) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ps := append(slices.Clone(*c.processors.Load()), p)
+	c.processors.Store(&ps)
+}
+
+// RemoveProcessor stops running p. When it returns, p is not running and
+// will not run again.
+func (c *Clock) RemoveProcessor(p Processor) {
+	c.mu.Lock()
+	ps := slices.DeleteFunc(slices.Clone(*c.processors.Load()), func(q Processor) bool { return q == p })
+	c.processors.Store(&ps)
+	c.mu.Unlock()
+	c.barrier()
+}
+
+func (c *Clock) add(e *Endpoint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	es := append(slices.Clone(*c.endpoints.Load()), e)
+	c.endpoints.Store(&es)
+}
+
+func (c *Clock) remove(e *Endpoint) {
+	c.mu.Lock()
+	es := slices.DeleteFunc(slices.Clone(*c.endpoints.Load()), func(x *Endpoint) bool { return x == e })
+	c.endpoints.Store(&es)
+	c.mu.Unlock()
+	c.barrier()
+}
+
+// barrier waits for a running tick to end, so that a client removed
+// before it is never touched afterwards.
+func (c *Clock) barrier() {
+	c.tickMu.Lock()
+	c.tickMu.Unlock() //nolint:staticcheck // SA2001: waiting for the tick is the point
+}
+
+func (c *Clock) run() {
+	defer c.wg.Done()
+	const period = FrameDuration
+	timer := time.NewTimer(period)
+	defer timer.Stop()
+	next := time.Now().Add(period)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		lag := now.Sub(next)
+		if lag > 5*period {
+			// Far behind (a stopped VM, a long GC): skip the missed ticks
+			// rather than burst them out.
+			missed := uint64(lag / period)
+			c.skipped.Add(missed)
+			next = next.Add(time.Duration(missed) * period)
+			lag = now.Sub(next)
+		}
+		c.step(now, lag)
+		next = next.Add(period)
+		timer.Reset(max(time.Until(next), 0))
+	}
+}
+
+// step runs one tick: the input phase, the processors, the output phase and
+// housekeeping.
+func (c *Clock) step(now time.Time, lag time.Duration) {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	start := time.Now()
+	n := c.ticks.Add(1)
+	nanos := now.UnixNano()
+	eps := *c.endpoints.Load()
+	for _, e := range eps {
+		e.tickIn(nanos)
+	}
+	for _, p := range *c.processors.Load() {
+		p.Process(now)
+	}
+	for _, e := range eps {
+		e.tickOut(nanos)
+	}
+	for i, e := range eps {
+		if (n+uint64(i))%housekeepingTicks == 0 {
+			e.housekeeping(nanos)
+		}
+	}
+	c.last.Store(int64(lag))
+	if int64(lag) > c.maxLag.Load() {
+		c.maxLag.Store(int64(lag))
+	}
+	if w := int64(time.Since(start)); w > c.maxWork.Load() {
+		c.maxWork.Store(w)
+	}
+}
+
+// housekeepingTicks spreads the media-timeout sweep and RTCP over ticks:
+// each endpoint is visited once a second.
+const housekeepingTicks = 50

@@ -1,0 +1,151 @@
+package media
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// outStream is an endpoint's outgoing RTP stream: one SSRC for the life of
+// the leg, with sequence numbers and timestamps kept continuous whatever
+// feeds it (decision 10). Each feeding source gets offsets (seq+Δs, ts+Δt)
+// recomputed only when the source changes, Δt from elapsed wall-clock time,
+// and the marker bit is set on the first packet after a switch.
+type outStream struct {
+	mu      sync.Mutex // guards everything below
+	ssrc    uint32
+	started bool
+	key     uint64 // current source
+	seq     uint16 // highest sequence number sent
+	ts      uint32 // highest timestamp sent
+	last    int64  // unix nanos of the last send
+	dSeq    uint16
+	dTS     uint32
+	packets uint32
+	octets  uint32
+}
+
+func (o *outStream) init() {
+	o.ssrc = rand.Uint32()
+}
+
+// stamp maps a source's sequence number and timestamp to ours.
+func (o *outStream) stamp(key uint64, seq uint16, ts uint32, now int64, payloadLen int) (uint16, uint32, bool) {
+	o.mu.Lock()
+	switched := !o.started || key != o.key
+	if switched {
+		if !o.started {
+			o.started = true
+			o.dSeq = uint16(rand.Uint32()) - seq
+			o.dTS = rand.Uint32() - ts
+		} else {
+			elapsed := max(now-o.last, 0)
+			adv := uint32(elapsed * SampleRate / int64(time.Second))
+			o.dSeq = o.seq + 1 - seq
+			o.dTS = o.ts + max(adv, 1) - ts
+		}
+		o.key = key
+	}
+	outSeq, outTS := seq+o.dSeq, ts+o.dTS
+	if switched || int16(outSeq-o.seq) > 0 {
+		o.seq = outSeq
+	}
+	if switched || int32(outTS-o.ts) > 0 {
+		o.ts = outTS
+		o.last = now
+	}
+	o.packets++
+	o.octets += uint32(payloadLen)
+	o.mu.Unlock()
+	return outSeq, outTS, switched
+}
+
+// senderInfo returns what an RTCP SR needs: the RTP timestamp that
+// corresponds to now, and the packet and octet counts.
+func (o *outStream) senderInfo(now int64) (rtpNow, packets, octets uint32, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.started {
+		return 0, 0, 0, false
+	}
+	adv := uint32(max(now-o.last, 0) * SampleRate / int64(time.Second))
+	return o.ts + adv, o.packets, o.octets, true
+}
+
+func sourceKey(from *Endpoint, ssrc uint32) uint64 { return uint64(from.id)<<32 | uint64(ssrc) }
+
+// generatedKey is the source key of the audio an endpoint generates itself.
+func (e *Endpoint) generatedKey() uint64 { return 0xFFFFFFFF<<32 | uint64(e.id) }
+
+// relayAudio sends an audio packet that from received out of e, rewriting
+// its header in place (CSRCs and extensions are dropped) and transcoding
+// the payload in place when the codecs differ. It runs on from's reader.
+func (e *Endpoint) relayAudio(pkt []byte, h RTPHeader, payload []byte, in Codec, from *Endpoint, now int64) {
+	st := e.remote.Load()
+	if st == nil || !st.Send || e.inbandActive(now) {
+		return
+	}
+	if st.Codec != in {
+		transcode(st.Codec, payload)
+	}
+	seq, ts, switched := e.out.stamp(sourceKey(from, h.SSRC), h.SequenceNumber, h.Timestamp, now, len(payload))
+	e.sendRewritten(pkt, payload, RTPHeader{
+		Marker:         h.Marker || switched,
+		PayloadType:    st.Codec.PayloadType(),
+		SequenceNumber: seq,
+		Timestamp:      ts,
+		SSRC:           e.out.ssrc,
+	}, st)
+}
+
+// relayEvent forwards an RFC 4733 packet, mapping its payload type to the
+// one negotiated on e. Legs without telephone-event get in-band tones
+// instead (relayDigitStart/inband).
+func (e *Endpoint) relayEvent(pkt []byte, h RTPHeader, payload []byte, ev DTMFEvent, from *Endpoint, now int64) {
+	st := e.remote.Load()
+	if st == nil || !st.Send {
+		return
+	}
+	if st.TelephoneEvent < 0 {
+		e.inbandExtend(ev, now)
+		return
+	}
+	seq, ts, switched := e.out.stamp(sourceKey(from, h.SSRC), h.SequenceNumber, h.Timestamp, now, len(payload))
+	e.sendRewritten(pkt, payload, RTPHeader{
+		Marker:         h.Marker || switched,
+		PayloadType:    uint8(st.TelephoneEvent),
+		SequenceNumber: seq,
+		Timestamp:      ts,
+		SSRC:           e.out.ssrc,
+	}, st)
+}
+
+// sendRewritten writes h just before payload inside pkt's buffer and sends
+// the result. payload must be a subslice of pkt starting at least 12 bytes
+// in.
+func (e *Endpoint) sendRewritten(pkt, payload []byte, h RTPHeader, st *remoteState) {
+	off := cap(pkt) - cap(payload)
+	out := pkt[off-rtpHeaderLen : off+len(payload)]
+	h.MarshalTo(out)
+	e.write(out, st)
+}
+
+func (e *Endpoint) write(out []byte, st *remoteState) {
+	dst := st.sendRTP.Load()
+	if _, err := e.rtp.WriteToUDPAddrPort(out, *dst); err != nil {
+		return
+	}
+	e.stats.packetsOut.Add(1)
+	e.stats.bytesOut.Add(uint64(len(out)))
+}
+
+func transcode(to Codec, payload []byte) {
+	switch to {
+	case CodecPCMA:
+		PCMUToPCMA(payload, payload)
+	case CodecPCMU:
+		PCMAToPCMU(payload, payload)
+	}
+}
+
+const rtpHeaderLen = 12

@@ -1,0 +1,313 @@
+package mediaserver
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mediaserver-go/mediaserver/media"
+	"github.com/mediaserver-go/mediaserver/sip"
+)
+
+// AnswerMode says when an inbound caller is answered for action call
+// (decision 11).
+type AnswerMode uint8
+
+const (
+	// AnswerBeforeCallee answers the caller before calling the callee, as
+	// the examples document does; the caller hears ringback, replaced by
+	// the callee's early media. The default.
+	AnswerBeforeCallee AnswerMode = iota
+	// AnswerWithCallee leaves the caller unanswered while the callee rings,
+	// passes the callee's 180/183 on, and rejects the caller with the
+	// callee's status when a drop answers calledPartyFailed.
+	AnswerWithCallee
+)
+
+// Config configures a Server. The zero value of each field means its
+// default; New copies it and never changes it afterwards.
+type Config struct {
+	// Handler is the application. Required.
+	Handler Handler
+	// InstanceID prefixes every ID this server mints (1–16 lowercase letters
+	// and digits). Default: random.
+	InstanceID string
+	// SIPAddr is the host:port the SIP listener binds, UDP and TCP.
+	// Default "127.0.0.1:5060"; port 0 picks a free port.
+	SIPAddr string
+	// PublicIP is the address advertised in SDP and Contact. Default: the
+	// SIP listen IP, which then must not be unspecified.
+	PublicIP string
+	// RTPPortMin and RTPPortMax bound the RTP ports. Default 20000–29999.
+	RTPPortMin, RTPPortMax int
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// DecisionTimeout bounds each Handler call (decision 1). Default 5 s.
+	DecisionTimeout time.Duration
+	// MediaTimeout hangs up a leg that should send and sent nothing for
+	// this long (decision 12). Default 60 s; negative disables it.
+	MediaTimeout time.Duration
+	// NoAnswerTimeout bounds how long a callee may ring. Default 60 s.
+	NoAnswerTimeout time.Duration
+	// AnswerMode says when the caller is answered. Default AnswerBeforeCallee.
+	AnswerMode AnswerMode
+	// Trunks are the outbound routes (decision 13).
+	Trunks []sip.Trunk
+	// ReplySecret signs replyIds. Default: random per process, so replyIds
+	// do not survive a restart.
+	ReplySecret []byte
+	// MaxSessions bounds concurrent sessions; beyond it INVITEs get 503.
+	// 0 means unlimited.
+	MaxSessions int
+	// StrictRTPSource accepts RTP only from the SDP address instead of
+	// latching (decision 4).
+	StrictRTPSource bool
+	// Domain is put in every callback as "domain".
+	Domain string
+	// APIBaseURL is this instance's REST base URL, put in every callback
+	// as "apiBaseUrl" so applications reach the owning instance.
+	APIBaseURL string
+}
+
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.Handler == nil {
+		errs = append(errs, &ConfigError{"Handler", "required"})
+	}
+	if c.InstanceID == "" {
+		c.InstanceID = newInstanceID()
+	} else if !validInstanceID(c.InstanceID) {
+		errs = append(errs, &ConfigError{"InstanceID", "1-16 lowercase letters and digits"})
+	}
+	if c.SIPAddr == "" {
+		c.SIPAddr = "127.0.0.1:5060"
+	}
+	host, _, err := net.SplitHostPort(c.SIPAddr)
+	if err != nil {
+		errs = append(errs, &ConfigError{"SIPAddr", err.Error()})
+	}
+	if c.PublicIP == "" {
+		c.PublicIP = host
+	}
+	if ip, err := netip.ParseAddr(c.PublicIP); err != nil || ip.IsUnspecified() {
+		errs = append(errs, &ConfigError{"PublicIP", "an IP address to advertise is required when SIPAddr binds all interfaces"})
+	}
+	if c.RTPPortMin == 0 && c.RTPPortMax == 0 {
+		c.RTPPortMin, c.RTPPortMax = 20000, 29999
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.DecisionTimeout <= 0 {
+		c.DecisionTimeout = 5 * time.Second
+	}
+	if c.MediaTimeout == 0 {
+		c.MediaTimeout = 60 * time.Second
+	}
+	if c.NoAnswerTimeout <= 0 {
+		c.NoAnswerTimeout = 60 * time.Second
+	}
+	if len(c.ReplySecret) == 0 {
+		c.ReplySecret = make([]byte, 32)
+		_, _ = rand.Read(c.ReplySecret)
+	}
+	c.Trunks = append([]sip.Trunk(nil), c.Trunks...)
+	c.ReplySecret = append([]byte(nil), c.ReplySecret...)
+	return c, errors.Join(errs...)
+}
+
+// Server is a SIP media server. Create it with New, run it with Serve.
+// Its methods are safe for concurrent use, including from inside Handler
+// methods.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	handler handlerSet
+	tokens  replyTokens
+	agent   *sip.Agent
+	clock   *media.Clock
+	ports   *media.PortAllocator
+	rtpIP   netip.Addr
+	pubIP   netip.Addr
+
+	// base is the parent of every session context; cancelled by Close.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	mu       sync.Mutex // guards sessions, objects
+	sessions map[string]*Session
+	objects  map[string]*object
+
+	draining atomic.Bool
+	closed   atomic.Bool
+	served   atomic.Bool
+	done     chan struct{} // closed by Close
+	sessWG   sync.WaitGroup
+	closeErr error
+	once     sync.Once
+}
+
+// New creates a server from cfg. It binds nothing until Serve.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := netip.ParseAddr(cfg.PublicIP)
+	host, _, _ := net.SplitHostPort(cfg.SIPAddr)
+	rtpIP, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, &ConfigError{"SIPAddr", "host must be an IP address"}
+	}
+	ports, err := media.NewPortAllocator(rtpIP, cfg.RTPPortMin, cfg.RTPPortMax)
+	if err != nil {
+		return nil, &ConfigError{"RTPPortMin", err.Error()}
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		handler:  newHandlerSet(cfg.Handler),
+		tokens:   replyTokens{secret: cfg.ReplySecret},
+		ports:    ports,
+		rtpIP:    rtpIP,
+		pubIP:    pub,
+		sessions: make(map[string]*Session),
+		objects:  make(map[string]*object),
+		done:     make(chan struct{}),
+	}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.agent, err = sip.NewAgent(sip.Config{
+		ListenAddr:      cfg.SIPAddr,
+		PublicHost:      cfg.PublicIP,
+		Logger:          cfg.Logger.With("component", "sip"),
+		Trunks:          cfg.Trunks,
+		NoAnswerTimeout: cfg.NoAnswerTimeout,
+		OnInvite:        s.onInvite,
+		Draining:        s.draining.Load,
+	})
+	if err != nil {
+		s.cancelBase()
+		return nil, fmt.Errorf("mediaserver: sip agent: %w", err)
+	}
+	s.clock = media.NewClock(media.ClockConfig{Logger: cfg.Logger.With("component", "media")})
+	return s, nil
+}
+
+// InstanceID returns the instance ID that prefixes every ID of this server.
+func (s *Server) InstanceID() string { return s.cfg.InstanceID }
+
+// Serve listens for SIP and serves calls. It blocks until ctx is done,
+// Shutdown or Close is called, or the listener fails, and returns
+// ErrServerClosed in the first cases. When ctx ends, Serve closes the
+// server.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrServerClosed
+	}
+	if !s.served.CompareAndSwap(false, true) {
+		return errors.New("mediaserver: Serve called twice")
+	}
+	s.log.Info("mediaserver starting", "instance", s.cfg.InstanceID, "sipAddr", s.cfg.SIPAddr)
+	errc := make(chan error, 1)
+	go func() { errc <- s.agent.Serve(s.base) }()
+	select {
+	case <-ctx.Done():
+		_ = s.Close()
+		<-errc
+		return ErrServerClosed
+	case <-s.done:
+		<-errc
+		return ErrServerClosed
+	case err := <-errc:
+		_ = s.Close()
+		if errors.Is(err, sip.ErrClosed) || s.closed.Load() {
+			return ErrServerClosed
+		}
+		return fmt.Errorf("mediaserver: sip: %w", err)
+	}
+}
+
+// Ready is closed once the SIP listeners are bound.
+func (s *Server) Ready() <-chan struct{} { return s.agent.Ready() }
+
+// SIPAddr returns the bound SIP UDP address (valid after Ready).
+func (s *Server) SIPAddr() netip.AddrPort { return s.agent.UDPAddr() }
+
+// SIPTCPAddr returns the bound SIP TCP address (valid after Ready).
+func (s *Server) SIPTCPAddr() netip.AddrPort { return s.agent.TCPAddr() }
+
+// Sessions returns the number of active sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Shutdown stops taking new calls (503 with Retry-After, decision 20),
+// lets active calls run until they end or ctx is done, then hangs up the
+// rest (BYE), delivers their sessionCompleted, and closes the server.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	idle := make(chan struct{})
+	go func() {
+		s.sessWG.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+	return s.Close()
+}
+
+// Close hangs up every call at once, delivers sessionCompleted for each
+// session, stops listening and waits for every goroutine of the server. It
+// is idempotent.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		s.draining.Store(true)
+		s.mu.Lock()
+		s.closed.Store(true) // under mu: startSession cannot add after this
+		live := make([]*Session, 0, len(s.sessions))
+		for _, ss := range s.sessions {
+			live = append(live, ss)
+		}
+		s.mu.Unlock()
+		for _, ss := range live {
+			ss.post(func() { ss.shutdown() })
+		}
+		s.sessWG.Wait()
+		s.cancelBase()
+		s.closeErr = errors.Join(s.agent.Close(), s.clock.Close())
+		close(s.done)
+	})
+	return s.closeErr
+}
+
+// object is a registry entry: what an ID names, for validating Server
+// method calls from any goroutine.
+type object struct {
+	session *Session
+	part    *Participant
+	conn    *Connection
+}
+
+func (s *Server) register(id string, o *object) {
+	s.mu.Lock()
+	s.objects[id] = o
+	s.mu.Unlock()
+}
+
+func (s *Server) lookup(id string) (*object, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[id]
+	return o, ok
+}

@@ -1,0 +1,260 @@
+package mediaserver
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/mediaserver-go/mediaserver/media"
+	"github.com/mediaserver-go/mediaserver/sip"
+)
+
+// ParticipantKind says what a participant is.
+type ParticipantKind uint8
+
+// Participant kinds.
+const (
+	// KindCaller is an inbound SIP leg, or the called party of PlaceIvrCall
+	// (which counts as the calling side).
+	KindCaller ParticipantKind = iota + 1
+	// KindCallee is an outbound SIP leg created by action call.
+	KindCallee
+	// KindIVR is an IVR participant.
+	KindIVR
+	// KindMonitor is a listen-only monitor leg.
+	KindMonitor
+)
+
+func (k ParticipantKind) String() string {
+	switch k {
+	case KindCaller:
+		return "caller"
+	case KindCallee:
+		return "callee"
+	case KindIVR:
+		return "ivr"
+	case KindMonitor:
+		return "monitor"
+	}
+	return "unknown"
+}
+
+// pstate is a participant's life cycle.
+type pstate uint8
+
+const (
+	stateNew     pstate = iota // inbound, not answered yet
+	stateCalling               // outbound, INVITE sent
+	stateUp                    // answered
+	stateGone                  // left
+)
+
+// Participant is one party of a session: a SIP leg or an IVR. Its exported
+// methods are safe for concurrent use.
+type Participant struct {
+	id      string
+	ss      *Session
+	kind    ParticipantKind
+	uri     string
+	user    string
+	display string
+	log     *slog.Logger
+	created time.Time
+
+	gen     atomic.Uint32              // replyId generation (decision 3)
+	dead    atomic.Bool                // left the session
+	curConn atomic.Pointer[Connection] // for validating Server calls
+
+	// Owned by the session loop.
+	state     pstate
+	conn      *Connection
+	in        *sip.InboundCall
+	out       *sip.OutboundCall
+	ep        *media.Endpoint
+	callee    *Participant // the leg being called for this participant
+	calledFor *Participant // on a callee: whom it is being called for
+	endCode   int          // SIP status that ended a failed callee
+	// earlyMedia is set on a callee that sent 183 with SDP.
+	earlyMedia bool
+}
+
+// ID returns the participant ID.
+func (p *Participant) ID() string { return p.id }
+
+// Kind returns what the participant is.
+func (p *Participant) Kind() ParticipantKind { return p.kind }
+
+// User returns the user part of the participant's SIP address ("" for IVRs).
+func (p *Participant) User() string { return p.user }
+
+// URI returns the participant's SIP address.
+func (p *Participant) URI() string { return p.uri }
+
+// SessionID returns the ID of the participant's session.
+func (p *Participant) SessionID() string { return p.ss.id }
+
+func (ss *Session) newParticipant(kind ParticipantKind, addr sip.Address) *Participant {
+	id := newID(ss.srv.cfg.InstanceID, kindParticipant)
+	p := &Participant{
+		id:      id,
+		ss:      ss,
+		kind:    kind,
+		uri:     addr.URI,
+		user:    addr.User,
+		display: addr.DisplayName,
+		log:     ss.log.With(logParticipantID, id),
+		created: time.Now(),
+	}
+	p.gen.Store(1)
+	ss.parts[id] = p
+	if ss.first == nil {
+		ss.first = p
+	}
+	ss.srv.register(id, &object{session: ss, part: p})
+	return p
+}
+
+// replyID returns the participant-scoped replyId of the current generation.
+func (p *Participant) replyID() string {
+	return p.ss.srv.tokens.sign(p.ss.id, p.id, p.gen.Load())
+}
+
+func (p *Participant) gone() bool { return p.state == stateGone }
+
+func (p *Participant) answered() bool { return p.state == stateUp }
+
+// isSIP reports whether the participant is a SIP leg with media.
+func (p *Participant) isSIP() bool { return p.kind != KindIVR }
+
+// newEndpoint binds the participant's RTP endpoint.
+func (s *Server) newEndpoint(p *Participant) (*media.Endpoint, error) {
+	mt := s.cfg.MediaTimeout
+	if mt < 0 {
+		mt = 0
+	}
+	return media.NewEndpoint(media.EndpointConfig{
+		Ports:        s.ports,
+		Clock:        s.clock,
+		Logger:       p.log,
+		Events:       mediaEvents{p},
+		StrictSource: s.cfg.StrictRTPSource,
+		MediaTimeout: mt,
+	})
+}
+
+// localMedia describes our side of p's stream.
+func (p *Participant) localMedia() sip.LocalMedia {
+	lm := sip.LocalMedia{Addr: p.ss.srv.pubIP, Port: p.ep.Port()}
+	if p.kind == KindMonitor {
+		lm.Direction = sip.SendOnly
+	}
+	return lm
+}
+
+// applyMedia hands a negotiated description to the endpoint. It runs on
+// SIP goroutines as well as the loop: the endpoint is safe for that.
+func (p *Participant) applyMedia(m sip.Media) {
+	if p.ep == nil {
+		return
+	}
+	p.ep.SetRemote(remoteOf(m))
+}
+
+func remoteOf(m sip.Media) media.Remote {
+	r := media.Remote{
+		RTP:            m.RTP,
+		RTCP:           m.RTCP,
+		RTCPMux:        m.RTCPMux,
+		Codec:          media.CodecForPayloadType(m.Codec.PayloadType),
+		TelephoneEvent: m.TelephoneEvent,
+		Send:           m.CanSend(),
+	}
+	valid := m.RTP.IsValid() && m.RTP.Port() != 0 && !m.RTP.Addr().IsUnspecified()
+	r.Receive = valid && (m.Direction == sip.SendRecv || m.Direction == sip.SendOnly)
+	if !r.RTCP.IsValid() && valid {
+		r.RTCP = netip.AddrPortFrom(m.RTP.Addr(), m.RTP.Port()+1)
+	}
+	return r
+}
+
+// release ends the participant's media and registry entry.
+func (p *Participant) release() {
+	p.state = stateGone
+	p.dead.Store(true)
+	p.curConn.Store(nil)
+	if p.ep != nil {
+		if err := p.ep.Close(); err != nil {
+			p.log.Debug("closing endpoint", logErr, err)
+		}
+	}
+}
+
+// sipHangup ends p's SIP leg from our side: reject an unanswered caller
+// with code (480 when 0), cancel or BYE a callee.
+func (p *Participant) sipHangup(code int) {
+	var err error
+	switch {
+	case p.in != nil && p.state == stateNew:
+		if code < 300 || code > 699 {
+			code = 480
+		}
+		err = p.in.Reject(code, "")
+	case p.in != nil:
+		err = p.in.Hangup()
+	case p.out != nil:
+		err = p.out.Hangup()
+	}
+	if err != nil && !errors.Is(err, sip.ErrCallEnded) {
+		p.log.Debug("hanging up", logErr, err)
+	}
+}
+
+// legEvents turns a SIP dialog's events into work on the session loop.
+type legEvents struct{ p *Participant }
+
+var _ sip.OutboundHandler = legEvents{}
+
+func (l legEvents) OnAck() {}
+
+func (l legEvents) OnMedia(m sip.Media) {
+	l.p.applyMedia(m)
+}
+
+func (l legEvents) OnDTMF(digit byte, _ time.Duration) {
+	l.p.ss.post(func() { l.p.ss.onDigit(l.p, digit) })
+}
+
+func (l legEvents) OnEnd(r sip.EndReason) {
+	reason := ReasonHangup
+	l.p.ss.post(func() { l.p.ss.leave(l.p, reason) })
+}
+
+func (l legEvents) OnProgress(code int, early *sip.Media) {
+	if early != nil {
+		l.p.applyMedia(*early)
+	}
+	l.p.ss.post(func() { l.p.ss.onProgress(l.p, code, early != nil) })
+}
+
+func (l legEvents) OnAnswer(m sip.Media) {
+	l.p.applyMedia(m)
+	l.p.ss.post(func() { l.p.ss.onAnswer(l.p) })
+}
+
+func (l legEvents) OnFail(err error) {
+	l.p.ss.post(func() { l.p.ss.onFail(l.p, err) })
+}
+
+// mediaEvents turns an endpoint's events into work on the session loop.
+type mediaEvents struct{ p *Participant }
+
+func (m mediaEvents) MediaEvent(ev media.Event) {
+	switch ev.Kind {
+	case media.EventDTMF:
+		m.p.ss.post(func() { m.p.ss.onDigit(m.p, ev.Digit) })
+	case media.EventMediaTimeout:
+		m.p.ss.post(func() { m.p.ss.onMediaTimeout(m.p) })
+	}
+}

@@ -1,0 +1,237 @@
+package mediaserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session is one call: the participants born from an inbound INVITE or a
+// PlaceIvrCall, and the connections between them. It ends when its last
+// participant leaves, after sessionCompleted.
+//
+// All state changes of a session run on its event loop goroutine, so its
+// callbacks are delivered in order and never concurrently. The exported
+// methods are safe for concurrent use.
+type Session struct {
+	id      string
+	srv     *Server
+	log     *slog.Logger
+	created time.Time
+	refID   string
+
+	// ctx is the session's lifetime context: it ends when the session
+	// completes or the server closes. It is the one context kept in a
+	// struct, because Handler calls and SIP/media work of the session
+	// outlive any single request.
+	ctx    context.Context //nolint:containedctx // the session's lifetime, see above
+	cancel context.CancelCauseFunc
+
+	qmu    sync.Mutex // guards queue
+	queue  []func()
+	signal chan struct{}
+	ended  atomic.Bool
+
+	// Owned by the event loop.
+	parts    map[string]*Participant
+	conns    map[string]*Connection
+	first    *Participant // the session's first participant
+	closing  bool         // server shutdown: hang up, ask nothing
+	complete bool
+}
+
+func (s *Server) newSession(refID string) *Session {
+	id := newID(s.cfg.InstanceID, kindSession)
+	ctx, cancel := context.WithCancelCause(s.base)
+	ss := &Session{
+		id:      id,
+		srv:     s,
+		log:     s.log.With(logSessionID, id),
+		created: time.Now(),
+		refID:   refID,
+		ctx:     ctx,
+		cancel:  cancel,
+		signal:  make(chan struct{}, 1),
+		parts:   make(map[string]*Participant),
+		conns:   make(map[string]*Connection),
+	}
+	return ss
+}
+
+// start registers the session and runs its loop. It fails when the server
+// is closed or MaxSessions is reached.
+func (s *Server) startSession(ss *Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrServerClosed
+	}
+	if m := s.cfg.MaxSessions; m > 0 && len(s.sessions) >= m {
+		return ErrMaxSessions
+	}
+	s.sessions[ss.id] = ss
+	s.objects[ss.id] = &object{session: ss}
+	s.sessWG.Add(1)
+	go ss.run()
+	return nil
+}
+
+// ID returns the session ID.
+func (ss *Session) ID() string { return ss.id }
+
+// Context returns the session's lifetime context, done when it completes.
+func (ss *Session) Context() context.Context { return ss.ctx }
+
+// post queues f on the session's event loop. It never blocks; work posted
+// after the session ended is dropped.
+func (ss *Session) post(f func()) {
+	if ss.ended.Load() {
+		return
+	}
+	ss.qmu.Lock()
+	ss.queue = append(ss.queue, f)
+	ss.qmu.Unlock()
+	select {
+	case ss.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (ss *Session) next() func() {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	if len(ss.queue) == 0 {
+		return nil
+	}
+	f := ss.queue[0]
+	ss.queue[0] = nil
+	ss.queue = ss.queue[1:]
+	return f
+}
+
+func (ss *Session) run() {
+	defer ss.srv.sessWG.Done()
+	for range ss.signal {
+		for f := ss.next(); f != nil; f = ss.next() {
+			f()
+			if ss.complete {
+				ss.finish()
+				return
+			}
+		}
+	}
+}
+
+// finish unregisters the session and everything it owned.
+func (ss *Session) finish() {
+	ss.ended.Store(true)
+	s := ss.srv
+	s.mu.Lock()
+	delete(s.sessions, ss.id)
+	for id, o := range s.objects {
+		if o.session == ss {
+			delete(s.objects, id)
+		}
+	}
+	s.mu.Unlock()
+	ss.cancel(errSessionDone)
+	ss.qmu.Lock()
+	ss.queue = nil
+	ss.qmu.Unlock()
+}
+
+var errSessionDone = fmt.Errorf("mediaserver: session completed")
+
+// meta returns the common callback fields.
+func (ss *Session) meta() Meta {
+	return Meta{
+		SessionID:          ss.id,
+		Domain:             ss.srv.cfg.Domain,
+		SessionReferenceID: ss.refID,
+		Timestamp:          time.Now().UTC().Format(time.RFC3339Nano),
+		APIBaseURL:         ss.srv.cfg.APIBaseURL,
+	}
+}
+
+// invoke runs one Handler call on a goroutine owned by the session and
+// waits for it up to the decision timeout (decision 1). A panic becomes a
+// *PanicError; a late answer is discarded.
+func invoke[T any](ss *Session, name string, fn func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ss.ctx, ss.srv.cfg.DecisionTimeout)
+	defer cancel()
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	ss.srv.sessWG.Add(1)
+	go func() {
+		defer ss.srv.sessWG.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- result{err: &PanicError{Value: r, Stack: debug.Stack()}}
+			}
+		}()
+		v, err := fn(ctx)
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			ss.logCallbackError(name, r.err)
+		}
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		err := fmt.Errorf("%s: %w", name, errDecisionTimeout)
+		ss.logCallbackError(name, err)
+		return zero, err
+	}
+}
+
+func (ss *Session) logCallbackError(name string, err error) {
+	if p, ok := err.(*PanicError); ok {
+		ss.log.Error("handler panicked; using the fallback", "callback", name, "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
+		return
+	}
+	ss.log.Warn("handler failed; using the fallback", "callback", name, logErr, err)
+}
+
+// notify delivers an informational callback; its errors are only logged.
+func (ss *Session) notify(name string, fn func(ctx context.Context) error) {
+	_, _ = invoke(ss, name, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+}
+
+// completeIfEmpty ends the session once its last participant left:
+// sessionCompleted, then recordingReady for each recording (decision 18).
+func (ss *Session) completeIfEmpty() {
+	if len(ss.parts) > 0 || ss.complete {
+		return
+	}
+	ss.complete = true
+	end := time.Now()
+	req := &SessionCompletedRequest{
+		Meta:            ss.meta(),
+		SessionDuration: strconv.FormatFloat(end.Sub(ss.created).Seconds(), 'f', 1, 64),
+		StartTime:       ss.created.UTC().Format(time.RFC3339Nano),
+		EndTime:         end.UTC().Format(time.RFC3339Nano),
+	}
+	ss.log.Info("session completed", "duration", req.SessionDuration)
+	if h := ss.srv.handler.completed; h != nil {
+		ss.notify("sessionCompleted", func(ctx context.Context) error { return h.SessionCompleted(ctx, req) })
+	}
+}
+
+// shutdown hangs every participant up without asking the application.
+func (ss *Session) shutdown() {
+	ss.closing = true
+	for _, p := range ss.parts {
+		ss.hangup(p, ReasonShutdown, 503)
+	}
+	ss.completeIfEmpty()
+}
