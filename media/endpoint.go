@@ -146,7 +146,7 @@ type Endpoint struct {
 type remoteState struct {
 	Remote
 	gen      uint64
-	since    int64        // unix nanos when negotiated
+	since    int64                          // unix nanos when negotiated
 	sendRTP  atomic.Pointer[netip.AddrPort] // where we send RTP (latched or SDP)
 	sendRTCP atomic.Pointer[netip.AddrPort] // where we send RTCP
 }
