@@ -138,8 +138,13 @@ func (a *Agent) Serve(ctx context.Context) error {
 			failed <- err
 		})
 	}
-	serve(func() error { return a.tpl.ServeUDP(&guardPacketConn{PacketConn: udp, a: a}) })
-	serve(func() error { return a.tpl.ServeTCP(&guardListener{Listener: tcp, a: a}) })
+	// Ready waits until sipgo reads both sockets: only then is the UDP
+	// socket in sipgo's pool, where our requests must find it.
+	var started sync.WaitGroup
+	started.Add(2)
+	serve(func() error { return a.tpl.ServeUDP(&guardPacketConn{PacketConn: udp, a: a, started: started.Done}) })
+	serve(func() error { return a.tpl.ServeTCP(&guardListener{Listener: tcp, a: a, started: started.Done}) })
+	started.Wait()
 	a.log.Info("sip: serving", "udp", a.UDPAddr().String(), "tcp", a.TCPAddr().String())
 	close(a.ready)
 

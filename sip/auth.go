@@ -19,8 +19,9 @@ type authCache struct {
 }
 
 type challenge struct {
-	ch *digest.Challenge
-	nc int
+	ch    *digest.Challenge
+	nc    int
+	fresh bool // received during the current request sequence
 }
 
 func newAuthCache(t *Trunk) *authCache {
@@ -30,14 +31,25 @@ func newAuthCache(t *Trunk) *authCache {
 	return &authCache{user: t.Username, pass: t.Password}
 }
 
-// update records the challenge of a 401 or 407 to req and reports whether
-// req should be retried: not when the challenge cannot be answered, or when
-// req already carried our answer for that realm (the credentials were
-// refused), unless the server says the nonce was stale (stale=true).
-func (ac *authCache) update(req *sip.Request, res *sip.Response) bool {
-	name, slot, answer := "WWW-Authenticate", &ac.www, "Authorization"
+// begin starts a request sequence (a request and its retries): cached
+// challenges are answered once more before they count as refused.
+func (ac *authCache) begin() {
+	for _, c := range []*challenge{ac.www, ac.proxy} {
+		if c != nil {
+			c.fresh = false
+		}
+	}
+}
+
+// update records the challenge of a 401 or 407 and reports whether the
+// request should be retried: not when the challenge cannot be answered, or
+// when this sequence already answered a challenge of the same kind (the
+// credentials were refused), unless the server says the nonce was stale
+// (stale=true).
+func (ac *authCache) update(res *sip.Response) bool {
+	name, slot := "WWW-Authenticate", &ac.www
 	if res.StatusCode == 407 {
-		name, slot, answer = "Proxy-Authenticate", &ac.proxy, "Proxy-Authorization"
+		name, slot = "Proxy-Authenticate", &ac.proxy
 	}
 	var ch *digest.Challenge
 	for _, h := range res.GetHeaders(name) {
@@ -57,10 +69,10 @@ func (ac *authCache) update(req *sip.Request, res *sip.Response) bool {
 	if ch == nil {
 		return false
 	}
-	if prev := *slot; prev != nil && !ch.Stale && prev.ch.Realm == ch.Realm && req.GetHeader(answer) != nil {
+	if prev := *slot; prev != nil && prev.fresh && !ch.Stale {
 		return false // our credentials were refused
 	}
-	*slot = &challenge{ch: ch}
+	*slot = &challenge{ch: ch, fresh: true}
 	return true
 }
 

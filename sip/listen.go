@@ -10,12 +10,17 @@ import (
 // screened first (screen.go). sipgo reads it from a single goroutine.
 type guardPacketConn struct {
 	net.PacketConn
-	a *Agent
+	a       *Agent
+	started func() // called at the first read: sipgo has pooled the socket
 }
 
 // ReadFrom returns the next datagram that may be parsed, answering the
 // unparsable ones statelessly.
 func (g *guardPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if g.started != nil {
+		g.started()
+		g.started = nil
+	}
 	for {
 		n, addr, err := g.PacketConn.ReadFrom(b)
 		if err != nil || n == 0 {
@@ -51,11 +56,16 @@ func (g *guardPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // accepted connection in a guardConn.
 type guardListener struct {
 	net.Listener
-	a *Agent
+	a       *Agent
+	started func() // called at the first Accept
 }
 
 // Accept wraps the next connection.
 func (g *guardListener) Accept() (net.Conn, error) {
+	if g.started != nil {
+		g.started()
+		g.started = nil
+	}
 	c, err := g.Listener.Accept()
 	if err != nil {
 		return nil, err

@@ -48,8 +48,8 @@ func (o *outState) stopTimers() {
 // Invite places a call to req.Target (routed as decision 13 says, see
 // routeTarget) with our SDP offer, and returns once the INVITE is sent;
 // ctx bounds only that (DNS, TCP connect). The call's events go to h:
-// OnProgress for each provisional response (100 included; early media
-// from a 183 with SDP), then OnAnswer, or OnFail once for a failure before
+// OnProgress for each provisional response but 100 Trying (early media from
+// a 180 or 183 with SDP), then OnAnswer, or OnFail once for a failure before
 // answer (a *StatusError, or an error wrapping ErrTimeout or ErrTransport);
 // after answer DialogHandler's events, OnEnd last. No event follows our own
 // Hangup. Invite returns ErrNotReady before Serve is ready, ErrClosed once
@@ -254,7 +254,7 @@ func (c *call) prepareRetryLocked(res *sip.Response) bool {
 	o := c.o
 	switch code := res.StatusCode; {
 	case code == 401 || code == 407:
-		return c.auth != nil && c.auth.update(o.req, res)
+		return c.auth != nil && c.auth.update(res)
 	case code == 422 && !o.retried422:
 		h := res.GetHeader("Min-SE")
 		if h == nil {
@@ -277,6 +277,7 @@ func (c *call) prepareRetryLocked(res *sip.Response) bool {
 			return false
 		}
 		o.redirected, o.rt = true, rt
+		c.auth = nil
 		c.remoteTarget, c.transport = *rt.ruri.Clone(), rt.transport
 		c.dest, c.trunk = "", rt.trunk
 		if rt.trunk != nil {
@@ -304,8 +305,8 @@ func (c *call) onProvisional(res *sip.Response) {
 	if cancel {
 		c.sendCancel(inv)
 	}
-	if hung {
-		return
+	if hung || res.StatusCode == 100 {
+		return // 100 Trying is hop-by-hop: not progress of the call
 	}
 	var early *Media
 	if body, _ := sdpBody(res); len(body) > 0 {

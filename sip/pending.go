@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -154,6 +155,11 @@ func (c *call) sendBye() {
 // stale=true re-challenges, and both on one request). A 2xx to an INVITE
 // is ACKed here.
 func (c *call) request(ctx context.Context, method sip.RequestMethod, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
+	c.mu.Lock()
+	if c.auth != nil {
+		c.auth.begin()
+	}
+	c.mu.Unlock()
 	for range 4 {
 		c.mu.Lock()
 		req := c.newRequestLocked(method)
@@ -174,7 +180,7 @@ func (c *call) request(ctx context.Context, method sip.RequestMethod, body []byt
 		}
 		if res.StatusCode == 401 || res.StatusCode == 407 {
 			c.mu.Lock()
-			retry := c.auth != nil && c.auth.update(req, res)
+			retry := c.auth != nil && c.auth.update(res)
 			c.mu.Unlock()
 			if retry {
 				continue
@@ -220,11 +226,27 @@ func (c *call) buildRequestLocked(method sip.RequestMethod, cseq uint32) *sip.Re
 		req.AppendHeader(sip.NewHeader("Supported", supportedTags))
 	}
 	req.AppendHeader(sip.NewHeader("User-Agent", c.a.cfg.UserAgent))
-	dest := c.dest
-	if len(c.routeSet) > 0 && c.trunk == nil {
-		dest = "" // the first Route decides
+	dest, tp := c.dest, c.transport
+	if c.trunk == nil {
+		// The next hop is the first Route, else the remote target; its
+		// transport parameter, if any, chooses the transport.
+		next := c.remoteTarget
+		if len(c.routeSet) > 0 {
+			dest, next = "", c.routeSet[0]
+		}
+		if v, ok := next.UriParams.Get("transport"); ok {
+			switch strings.ToLower(v) {
+			case "tcp":
+				tp = "TCP"
+			case "udp":
+				tp = "UDP"
+			}
+		}
 	}
-	c.a.route(req, c.transport, dest)
+	if via := req.Via(); via != nil {
+		via.Transport = tp
+	}
+	c.a.route(req, tp, dest)
 	return req
 }
 
