@@ -37,6 +37,9 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("mediaserver: config %s: %s", e.Field, e.Reason)
 }
 
+// errParticipantLeft cancels a Handler call about a participant that left.
+var errParticipantLeft = errors.New("mediaserver: participant left")
+
 // errDecisionTimeout marks a Handler that did not answer in time.
 var errDecisionTimeout = errors.New("mediaserver: decision timeout")
 

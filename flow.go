@@ -70,7 +70,7 @@ func (ss *Session) onNewCall(p *Participant) {
 		DisplayName:   from.DisplayName,
 	}
 	h := ss.srv.handler
-	act, err := invoke(ss, "newCall", func(ctx context.Context) (Action, error) { return h.NewCall(ctx, req) })
+	act, err := invoke(ss, "newCall", p, func(ctx context.Context) (Action, error) { return h.NewCall(ctx, req) })
 	if err != nil {
 		act = fallbackNewCall
 	}
@@ -283,7 +283,7 @@ func (ss *Session) askAbout(p *Participant, ev *CallEventRequest) {
 		ev.User = p.user
 	}
 	h := ss.srv.handler
-	act, err := invoke(ss, "callEvent", func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	act, err := invoke(ss, "callEvent", p, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
 	if err != nil {
 		act = fallbackCallEvent
 	}

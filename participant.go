@@ -1,6 +1,7 @@
 package mediaserver
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -66,6 +67,9 @@ type Participant struct {
 	gen     atomic.Uint32              // replyId generation (decision 3)
 	dead    atomic.Bool                // left the session
 	curConn atomic.Pointer[Connection] // for validating Server calls
+	// abortDecision cancels a Handler call about this participant when it
+	// leaves (set while the call runs).
+	abortDecision atomic.Pointer[context.CancelCauseFunc]
 
 	// Owned by the session loop.
 	state     pstate
@@ -227,8 +231,15 @@ func (l legEvents) OnDTMF(digit byte, _ time.Duration) {
 }
 
 func (l legEvents) OnEnd(r sip.EndReason) {
-	reason := ReasonHangup
-	l.p.ss.post(func() { l.p.ss.leave(l.p, reason) })
+	l.p.abort()
+	l.p.ss.post(func() { l.p.ss.leave(l.p, ReasonHangup) })
+}
+
+// abort cancels a Handler call that is deciding about p, which has left.
+func (p *Participant) abort() {
+	if f := p.abortDecision.Load(); f != nil {
+		(*f)(errParticipantLeft)
+	}
 }
 
 func (l legEvents) OnProgress(code int, early *sip.Media) {

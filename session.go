@@ -160,9 +160,16 @@ func (ss *Session) meta() Meta {
 
 // invoke runs one Handler call on a goroutine owned by the session and
 // waits for it up to the decision timeout (decision 1). A panic becomes a
-// *PanicError; a late answer is discarded.
-func invoke[T any](ss *Session, name string, fn func(ctx context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ss.ctx, ss.srv.cfg.DecisionTimeout)
+// *PanicError; a late answer is discarded. When about is not nil and that
+// participant leaves meanwhile, the call's context is cancelled at once.
+func invoke[T any](ss *Session, name string, about *Participant, fn func(ctx context.Context) (T, error)) (T, error) {
+	parent, abort := context.WithCancelCause(ss.ctx)
+	defer abort(nil)
+	if about != nil {
+		about.abortDecision.Store(&abort)
+		defer about.abortDecision.Store(nil)
+	}
+	ctx, cancel := context.WithTimeout(parent, ss.srv.cfg.DecisionTimeout)
 	defer cancel()
 	type result struct {
 		v   T
@@ -180,18 +187,21 @@ func invoke[T any](ss *Session, name string, fn func(ctx context.Context) (T, er
 		v, err := fn(ctx)
 		ch <- result{v, err}
 	}()
+	var r result
 	select {
-	case r := <-ch:
-		if r.err != nil {
-			ss.logCallbackError(name, r.err)
-		}
-		return r.v, r.err
+	case r = <-ch:
 	case <-ctx.Done():
-		var zero T
-		err := fmt.Errorf("%s: %w", name, errDecisionTimeout)
-		ss.logCallbackError(name, err)
-		return zero, err
+		r.err = fmt.Errorf("%s: %w", name, errDecisionTimeout)
 	}
+	if cause := context.Cause(parent); cause != nil {
+		// The participant left or the session ended: nobody wants the answer.
+		var zero T
+		return zero, cause
+	}
+	if r.err != nil {
+		ss.logCallbackError(name, r.err)
+	}
+	return r.v, r.err
 }
 
 func (ss *Session) logCallbackError(name string, err error) {
@@ -204,7 +214,7 @@ func (ss *Session) logCallbackError(name string, err error) {
 
 // notify delivers an informational callback; its errors are only logged.
 func (ss *Session) notify(name string, fn func(ctx context.Context) error) {
-	_, _ = invoke(ss, name, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	_, _ = invoke(ss, name, nil, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
 }
 
 // completeIfEmpty ends the session once its last participant left:
