@@ -142,7 +142,9 @@ func (s *dtmfState) closed(now time.Time) bool {
 // increments, 20 ms until known), which covers events whose end packets
 // are all lost; a closed key that shows up again with the marker bit or a
 // duration smaller than the one seen is a new key press (the same pcap
-// replayed twice), while a late retransmission of the old one is not.
+// replayed twice), while a late retransmission of the old one is not. A
+// different event code under the same key is a new press too (senders
+// that reuse a timestamp for quick successive digits).
 //
 // The zero value is ready to use. A DTMFReceiver is not safe for
 // concurrent use: it belongs to the goroutine reading the leg's RTP.
@@ -158,7 +160,7 @@ type DTMFReceiver struct {
 func (r *DTMFReceiver) Receive(h RTPHeader, ev DTMFEvent, now time.Time) (digit byte, ok bool) {
 	for i := range r.recent {
 		s := &r.recent[i]
-		if !s.valid || s.ssrc != h.SSRC || s.ts != h.Timestamp {
+		if !s.valid || s.ssrc != h.SSRC || s.ts != h.Timestamp || s.event != ev.Event {
 			continue
 		}
 		if s.closed(now) && ((h.Marker && !ev.End) || ev.Duration < s.duration) {
@@ -254,11 +256,11 @@ type DTMFSender struct {
 }
 
 // Start begins sending digit (0-9, *, #, A-D) for duration d, rounded up
-// to whole 20 ms ticks; zero means DefaultDTMFDuration. It returns an
-// error wrapping ErrInvalidDigit for another digit, ErrInvalidDuration for
-// a negative duration or one above MaxDTMFDuration, and ErrDTMFBusy while
-// the previous digit is still being sent (the sentinels themselves). It leaves no gap after the
-// digit: callers wait before the next Start (typically 50-100 ms).
+// to whole 20 ms ticks; zero means DefaultDTMFDuration. It returns
+// ErrInvalidDigit for another digit, ErrInvalidDuration for a negative
+// duration or one above MaxDTMFDuration, and ErrDTMFBusy while the
+// previous digit is still being sent. It leaves no gap after the digit:
+// callers wait before the next Start (typically 50-100 ms).
 func (s *DTMFSender) Start(digit byte, d time.Duration) error {
 	ev, ok := DigitEvent(digit)
 	if !ok {

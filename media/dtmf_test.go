@@ -178,6 +178,7 @@ func TestDTMFReceiver(t *testing.T) {
 			}
 			return out
 		}(), "12", []int{0, 1}},
+		{"two digits under one timestamp", concat(digitPackets(0, s1, 1000, 1, 320, false), digitPackets(100*ms, s1, 1000, 2, 320, false)), "12", []int{0, 4}},
 		{"flash is not a digit", digitPackets(0, s1, 1000, 16, 800, false), "", nil},
 		{"timestamp wrap", concat(digitPackets(0, s1, 0xFFFFFF60, 0, 480, false), digitPackets(200*ms, s1, 0x640, 0, 480, false)), "00", []int{0, 5}},
 	}

@@ -160,9 +160,12 @@ func (r *ReceiverStats) noteSR(ssrc uint32, ntp uint64, now time.Time) {
 // RTP timestamp that corresponds to the report's wall-clock time, and the
 // packet and payload octet counts since the stream started (they wrap).
 type SenderInfo struct {
+	// RTPTime is our RTP timestamp at the report's wall-clock time.
 	RTPTime uint32
+	// Packets is the number of RTP packets sent.
 	Packets uint32
-	Octets  uint32
+	// Octets is the number of payload octets sent (headers excluded).
+	Octets uint32
 }
 
 // BuildReport writes a compound RTCP packet for our stream ssrc into dst
