@@ -30,10 +30,10 @@ func (c Codec) payloadType() int {
 
 // Default values of PhoneConfig.
 const (
-	DefaultUser             = "phone"
-	DefaultPtime            = 20 * time.Millisecond
-	DefaultTelephoneEventPT = 101
-	DefaultAnswerCode       = 200
+	DefaultUser             = "phone"               // PhoneConfig.User
+	DefaultPtime            = 20 * time.Millisecond // PhoneConfig.Ptime
+	DefaultTelephoneEventPT = 101                   // PhoneConfig.TelephoneEventPT
+	DefaultAnswerCode       = 200                   // PhoneConfig.AnswerCode
 )
 
 // PhoneConfig configures a Phone. The zero value is a valid configuration:

@@ -17,10 +17,10 @@ type Direction int
 
 // Directions.
 const (
-	SendRecv Direction = iota
-	SendOnly
-	RecvOnly
-	Inactive
+	SendRecv Direction = iota // sends and receives
+	SendOnly                  // only sends: puts the other side on hold
+	RecvOnly                  // only receives
+	Inactive                  // neither
 )
 
 // String returns the SDP attribute name.

@@ -77,10 +77,11 @@ func DecodeWAV(data []byte) (*WAV, error) {
 			}
 			return decodeWAVData(body[:size], format, channels, bits, rate)
 		}
-		if size > int64(len(body)) {
+		next := size + size%2 // chunks are padded to even sizes
+		if next > int64(len(body)) {
 			break
 		}
-		rest = body[size+size%2:]
+		rest = body[next:]
 	}
 	return nil, fmt.Errorf("%w: no data chunk", ErrBadWAV)
 }
