@@ -198,3 +198,5 @@ func wantEvents(t *testing.T, got []string, want ...string) {
 		t.Errorf("callbacks:\n got  %v\n want %v", got, want)
 	}
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

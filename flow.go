@@ -26,7 +26,7 @@ func (s *Server) onInvite(call *sip.InboundCall) sip.DialogHandler {
 		ss.finish()
 		return nil
 	}
-	p.ep = ep
+	p.setEndpoint(ep)
 	m, err := call.Negotiate(p.localMedia())
 	if err != nil {
 		code := 488
@@ -133,7 +133,7 @@ func (ss *Session) call(p *Participant, dest, callerID string) error {
 		ss.failCallee(q, 503, ReasonUnreachable)
 		return nil
 	}
-	q.ep = ep
+	q.setEndpoint(ep)
 	if callerID == "" {
 		callerID = p.user
 	}

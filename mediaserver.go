@@ -186,7 +186,7 @@ func New(cfg Config) (*Server, error) {
 	s.agent, err = sip.NewAgent(sip.Config{
 		ListenAddr:      cfg.SIPAddr,
 		PublicHost:      cfg.PublicIP,
-		Logger:          cfg.Logger.With("component", "sip"),
+		Logger:          cfg.Logger,
 		Trunks:          cfg.Trunks,
 		NoAnswerTimeout: cfg.NoAnswerTimeout,
 		OnInvite:        s.onInvite,

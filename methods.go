@@ -105,3 +105,12 @@ func (s *Server) HangupParticipant(ctx context.Context, req HangupParticipantReq
 	})
 	return nil
 }
+
+// Participant returns the live participant with this ID.
+func (s *Server) Participant(id string) (*Participant, bool) {
+	o, ok := s.lookup(id)
+	if !ok || o.part == nil || o.part.dead.Load() {
+		return nil, false
+	}
+	return o.part, true
+}

@@ -70,6 +70,7 @@ type Participant struct {
 	// abortDecision cancels a Handler call about this participant when it
 	// leaves (set while the call runs).
 	abortDecision atomic.Pointer[context.CancelCauseFunc]
+	endpoint      atomic.Pointer[media.Endpoint] // ep, for MediaStats
 
 	// Owned by the session loop.
 	state     pstate
@@ -98,6 +99,16 @@ func (p *Participant) URI() string { return p.uri }
 
 // SessionID returns the ID of the participant's session.
 func (p *Participant) SessionID() string { return p.ss.id }
+
+// MediaStats returns the counters of the participant's RTP endpoint: packets
+// and bytes each way, malformed and foreign packets dropped, loss and
+// jitter. It is zero for participants without media.
+func (p *Participant) MediaStats() media.Stats {
+	if ep := p.endpoint.Load(); ep != nil {
+		return ep.Stats()
+	}
+	return media.Stats{}
+}
 
 func (ss *Session) newParticipant(kind ParticipantKind, addr sip.Address) *Participant {
 	id := newID(ss.srv.cfg.InstanceID, kindParticipant)
@@ -146,6 +157,11 @@ func (s *Server) newEndpoint(p *Participant) (*media.Endpoint, error) {
 		StrictSource: s.cfg.StrictRTPSource,
 		MediaTimeout: mt,
 	})
+}
+
+func (p *Participant) setEndpoint(ep *media.Endpoint) {
+	p.ep = ep
+	p.endpoint.Store(ep)
 }
 
 // localMedia describes our side of p's stream.
