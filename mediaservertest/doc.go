@@ -14,7 +14,7 @@
 //			SIPAddr: "127.0.0.1:0",
 //			Handler: mediaserver.HandlerFuncs{
 //				NewCallFunc: func(ctx context.Context, req *mediaserver.NewCallRequest) (mediaserver.Action, error) {
-//					return mediaserver.Action{Action: "call", DestAddr: bob.URI()}, nil
+//					return mediaserver.Action{Action: mediaserver.ActionCall, DestAddr: bob.URI()}, nil
 //				},
 //			},
 //		})
