@@ -1,6 +1,8 @@
 package mediaservertest
 
 import (
+	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -73,5 +75,29 @@ func TestCloseCancelsOutbound(t *testing.T) {
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStartPhone uses phones outside a test's lifetime, as the examples'
+// -demo flag does.
+func TestStartPhone(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	quiet := slog.New(slog.DiscardHandler)
+	a, err := StartPhone(PhoneConfig{User: "alice", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := StartPhone(PhoneConfig{User: "bob", ToneHz: bobHz}) // nil Logger: slog.Default
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Dial(testCtx(t), b.URI(), DialOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(a.Close(), b.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StartPhone(PhoneConfig{Ptime: time.Second}); err == nil {
+		t.Error("StartPhone accepted an invalid config")
 	}
 }

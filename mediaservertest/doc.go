@@ -87,6 +87,9 @@
 // closes every socket and waits for all of them. Lock order: Call.mu, then
 // media.mu, then receiver.mu; Phone.mu is never held while taking another.
 //
+// Outside tests (demos, tools), StartPhone starts a phone that the caller
+// closes.
+//
 // Logs go to the test log (testing.TB.Log) unless PhoneConfig.Logger is set.
 // sipgo itself logs a few warnings to slog.Default at shutdown ("TCP ref went
 // negative"); they are harmless.
