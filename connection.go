@@ -40,9 +40,6 @@ func (c *Connection) other(p *Participant) *Participant {
 	return c.caller
 }
 
-// has reports whether p is one of c's participants.
-func (c *Connection) has(p *Participant) bool { return c.caller == p || c.callee == p }
-
 // connect links caller and callee, wires their media and sends
 // callAnswered.
 func (ss *Session) connect(caller, callee *Participant) *Connection {

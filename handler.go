@@ -130,5 +130,4 @@ func (h HandlerFuncs) RecordingReady(ctx context.Context, req *RecordingReadyReq
 var (
 	fallbackNewCall   = Action{Action: ActionDrop, DropReason: 480}
 	fallbackCallEvent = Action{Action: ActionDrop}
-	fallbackIvr       = IvrCommand{Hangup: true}
 )

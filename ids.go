@@ -50,15 +50,6 @@ func validInstanceID(id string) bool {
 	return true
 }
 
-// instanceOf returns the instance part of an ID.
-func instanceOf(id string) string {
-	i := strings.IndexByte(id, '-')
-	if i < 0 {
-		return ""
-	}
-	return id[:i]
-}
-
 // replyTokens mints and checks replyIds (decision 3): a compact token that
 // signs {instance, session, object, generation} with the server's secret.
 type replyTokens struct {

@@ -140,9 +140,6 @@ func (p *Participant) gone() bool { return p.state == stateGone }
 
 func (p *Participant) answered() bool { return p.state == stateUp }
 
-// isSIP reports whether the participant is a SIP leg with media.
-func (p *Participant) isSIP() bool { return p.kind != KindIVR }
-
 // newEndpoint binds the participant's RTP endpoint.
 func (s *Server) newEndpoint(p *Participant) (*media.Endpoint, error) {
 	mt := s.cfg.MediaTimeout

@@ -111,9 +111,9 @@ type Endpoint struct {
 	rtcp  *net.UDPConn
 	clock *Clock
 
-	remote   atomic.Pointer[remoteState]
-	wiring   atomic.Pointer[wiring]
-	wiringMu sync.Mutex // serialises wiring changes (readers use the atomic)
+	remote atomic.Pointer[remoteState]
+	// wiring is replaced under clock.wiringMu; hot paths load it.
+	wiring atomic.Pointer[wiring]
 
 	rtpLatch  latch // owned by the RTP reader
 	rtcpLatch latch // owned by the RTCP reader
