@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaserver-go/mediaserver"
 	"github.com/mediaserver-go/mediaserver/mediaservertest"
 )
 
@@ -150,5 +151,45 @@ func TestBigInviteOverTCP(t *testing.T) {
 	ca, _, _ := connectAB(ctx, t, a, b)
 	if n := len(ca.LocalSDP()); n < 1500 {
 		t.Fatalf("INVITE SDP only %d bytes; padding did not apply", n)
+	}
+}
+
+// TestMediaTimeout: a leg whose RTP stops while its dialog stays up is hung
+// up with BYE after the media timeout; the other party gets a callEvent
+// with reason mediaTimeout. A leg on hold that sends nothing is not.
+func TestMediaTimeout(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	a := newPhone(t, "alice", 440)
+	b := newPhone(t, "bob", 1000)
+	h := callTo(b.URI())
+	srv := startServer(t, h, func(c *mediaserver.Config) { c.MediaTimeout = 2 * time.Second })
+	ca, err := a.Dial(ctx, serverURI(srv, "forward"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := b.Incoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.WaitHeard(ctx, 440, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	// B holds A: B sends nothing on hold, which must not time out.
+	if err := cb.Hold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	held := time.Now()
+	ca.SetMuted(true) // A's stream dies; its dialog stays up
+	r, err := ca.WaitEnded(ctx)
+	if err != nil || r != mediaservertest.EndRemoteBye {
+		t.Fatalf("A ended with %v, %v; want BYE from the server", r, err)
+	}
+	if el := time.Since(held); el < 2*time.Second {
+		t.Errorf("A hung up after %v, before the 2 s media timeout", el)
+	}
+	h.wait(ctx, t, "sessionCompleted")
+	wantEvents(t, h.Events(), "newCall", "callAnswered", "callEvent:callingPartyDrop:mediaTimeout", "sessionCompleted")
+	if r, err := cb.WaitEnded(ctx); err != nil || r != mediaservertest.EndRemoteBye {
+		t.Errorf("B (on hold, silent) ended with %v, %v; want the BYE after the drop answer", r, err)
 	}
 }

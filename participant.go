@@ -189,7 +189,10 @@ func remoteOf(m sip.Media) media.Remote {
 		Send:           m.CanSend(),
 	}
 	valid := m.RTP.IsValid() && m.RTP.Port() != 0 && !m.RTP.Addr().IsUnspecified()
-	r.Receive = valid && (m.Direction == sip.SendRecv || m.Direction == sip.SendOnly)
+	// Only a sendrecv leg "should send" for the media timeout (decision
+	// 12): a phone that holds us (sendonly, inactive, c=0.0.0.0) may stay
+	// silent for as long as the hold lasts, as many do without music.
+	r.Receive = valid && m.Direction == sip.SendRecv
 	if !r.RTCP.IsValid() && valid {
 		r.RTCP = netip.AddrPortFrom(m.RTP.Addr(), m.RTP.Port()+1)
 	}

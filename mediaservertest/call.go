@@ -83,6 +83,7 @@ type Call struct {
 	tePT       int       // telephone-event payload type negotiated, -1 for none
 	want       Direction // the direction this phone asks for
 	muted      bool      // on Hold: sends nothing
+	silenced   bool      // SetMuted: sends nothing, no signalling
 	early      bool      // sending early media (183)
 	up         bool      // answered and not ended
 	ackAnswer  bool      // an SDP offer went in a 2xx; its answer comes in the ACK
@@ -252,7 +253,7 @@ func (c *Call) finish(reason EndReason, code int, err error) {
 // updateSendingLocked lets the media send when the call is up (or in early
 // media), not muted, and both directions allow this phone to send.
 func (c *Call) updateSendingLocked() {
-	on := (c.up || c.early) && !c.muted && c.remote != nil &&
+	on := (c.up || c.early) && !c.muted && !c.silenced && c.remote != nil &&
 		c.local.dir.sends() && c.remote.dir.recvs() && c.remote.hasAddr()
 	c.media.setSending(on)
 }
@@ -353,4 +354,14 @@ func waitFor(ctx context.Context, poll time.Duration, cond func() bool) error {
 			}
 		}
 	}
+}
+
+// SetMuted stops (true) or resumes (false) the phone's RTP without any
+// signalling, like a phone whose media stream died while its dialog stays
+// up. Use it to test media timeouts.
+func (c *Call) SetMuted(muted bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.silenced = muted
+	c.updateSendingLocked()
 }
