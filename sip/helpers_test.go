@@ -157,7 +157,7 @@ func (p *peer) close() {
 
 func (p *peer) readUDP() {
 	defer p.wg.Done()
-	parser := sip.NewParser()
+	parser := sip.NewParser(sip.WithHeadersParsers(lenientHeaderParsers()))
 	buf := make([]byte, 65535)
 	for {
 		n, _, err := p.udp.ReadFrom(buf)
@@ -175,7 +175,7 @@ func (p *peer) readUDP() {
 func (p *peer) readTCP() {
 	defer p.wg.Done()
 	defer close(p.msgs)
-	stream := sip.NewParser().NewSIPStream()
+	stream := sip.NewParser(sip.WithHeadersParsers(lenientHeaderParsers())).NewSIPStream()
 	r := bufio.NewReader(p.tcp)
 	buf := make([]byte, 65535)
 	for {

@@ -31,10 +31,6 @@ func (a *Agent) onInvite(req *sip.Request, tx *sip.ServerTx) {
 			sip.NewHeader("Warning", `399 `+a.cfg.PublicHost+` "only application/sdp is supported"`))
 		return
 	}
-	if req.Contact() == nil {
-		_ = a.respond(tx, req, 400, "Bad Request (missing Contact)", nil, "")
-		return
-	}
 	st, rej := negotiateSE(req, sessionTimer{}, a.cfg.SessionExpires)
 	if rej != nil {
 		_ = a.respond(tx, req, rej.code, rej.reason, nil, "", rej.hdrs...)
@@ -88,7 +84,11 @@ func (a *Agent) newInboundCall(req *sip.Request, tx *sip.ServerTx, offer *sessio
 	to, from := req.To(), req.From()
 	c.localHdr = sip.FromHeader{DisplayName: to.DisplayName, Address: *to.Address.Clone(), Params: without(to.Params, "tag")}
 	c.remoteHdr = sip.ToHeader{DisplayName: from.DisplayName, Address: *from.Address.Clone(), Params: without(from.Params, "tag")}
-	c.remoteTarget = *req.Contact().Address.Clone()
+	if ct := req.Contact(); ct != nil {
+		c.remoteTarget = *ct.Address.Clone()
+	} else {
+		c.remoteTarget = *from.Address.Clone() // RFC 2543 peers may omit Contact
+	}
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sip.RecordRouteHeader); ok {
 			c.routeSet = append(c.routeSet, *rr.Address.Clone())

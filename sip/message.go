@@ -213,3 +213,17 @@ func headerParam(v, name string) (head, val string, ok bool) {
 	}
 	return strings.TrimSpace(head), "", false
 }
+
+// init raises sipgo's UDP size limit, a package global of sipgo, once at
+// program start (before any goroutine can read it). sipgo applies its
+// 1300-byte rule (RFC 3261 §18.1.1) to responses too, so a long request
+// received over UDP (RFC 4475 §3.1.1.7) could not be answered at all: its
+// headers alone, echoed, exceed the limit. Requests keep the RFC rule:
+// fitTransport moves ours to TCP. This is the only sipgo global we touch;
+// it affects every sipgo user in the process, which can then send larger
+// datagrams instead of failing.
+func init() {
+	if sip.UDPMTUSize < 65535 {
+		sip.UDPMTUSize = 65535
+	}
+}
