@@ -2,13 +2,13 @@ package sip
 
 import (
 	"bytes"
-	"regexp"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
