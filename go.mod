@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/emiago/sipgo v1.7.3
+	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/icholy/digest v1.2.0
 	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6
