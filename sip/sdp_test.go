@@ -93,7 +93,7 @@ func TestAnswerOffer(t *testing.T) {
 			remote: Media{RTP: netip.MustParseAddrPort("192.0.2.1:4000"), RTCP: netip.MustParseAddrPort("192.0.2.1:4001"),
 				Codec: Codec{PayloadType: 97, Name: "PCMU", ClockRate: 8000}, TelephoneEvent: -1}},
 		{name: "video rejected, order kept, rtcp-mux and a=rtcp",
-			media: "m=video 5000 RTP/AVP 31\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp-mux\r\na=rtcp:4005\r\nm=audio 6000 RTP/AVP 0\r\n",
+			media:     "m=video 5000 RTP/AVP 31\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp-mux\r\na=rtcp:4005\r\nm=audio 6000 RTP/AVP 0\r\n",
 			wantLines: []string{"m=video 0 RTP/AVP 31", "m=audio 20000 RTP/AVP 0", "a=rtcp-mux", "m=audio 0 RTP/AVP 0"},
 			wantM:     3,
 			remote: Media{RTP: netip.MustParseAddrPort("192.0.2.1:4000"), RTCP: netip.MustParseAddrPort("192.0.2.1:4000"),

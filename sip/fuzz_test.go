@@ -1,0 +1,142 @@
+package sip
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pion/sdp/v3"
+)
+
+func addFiles(f *testing.F, pattern string, add func(data []byte)) {
+	f.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		add(data)
+	}
+}
+
+// addTortureSDP seeds with the SDP bodies of the RFC 4475 messages, when
+// they are on disk.
+func addTortureSDP(f *testing.F) {
+	addFiles(f, filepath.Join(tortureDir, "*", "*.sip"), func(d []byte) {
+		if _, body, ok := strings.Cut(string(d), "\r\n\r\n"); ok && strings.HasPrefix(body, "v=") {
+			f.Add([]byte(body))
+		}
+	})
+}
+
+// FuzzNormalizeSDP: normalisation never panics, fails only with ErrBadSDP,
+// is idempotent, and what it returns is what pion/sdp parses, or the parse
+// error surfaces as ErrBadSDP from parseSDP.
+func FuzzNormalizeSDP(f *testing.F) {
+	addFiles(f, "testdata/sdp/*.sdp", func(d []byte) { f.Add(d) })
+	addTortureSDP(f)
+	f.Add([]byte("v=0\no=a 1 1 IN IP4 1.2.3.4\nm=audio 5 RTP/AVP 0"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := normalizeSDP(in)
+		if err != nil {
+			if !errors.Is(err, ErrBadSDP) {
+				t.Fatalf("error %v is not ErrBadSDP", err)
+			}
+			return
+		}
+		again, err := normalizeSDP([]byte(out))
+		if err != nil || again != out {
+			t.Fatalf("not idempotent: %q -> %q (%v)", out, again, err)
+		}
+		if !strings.HasPrefix(out, "v=") || !strings.HasSuffix(out, "\r\n") || strings.Contains(strings.ReplaceAll(out, "\r\n", ""), "\n") {
+			t.Fatalf("not strict: %q", out)
+		}
+		var sd sdp.SessionDescription
+		if perr := sd.UnmarshalString(out); perr != nil {
+			if _, err := parseSDP(in); !errors.Is(err, ErrBadSDP) {
+				t.Fatalf("pion failed (%v) but parseSDP returned %v", perr, err)
+			}
+		}
+	})
+}
+
+// FuzzParseOffer: parsing an offer and answering it never panics; errors
+// are ErrBadSDP or ErrNoCommonCodec; an answer keeps the offer's m= line
+// count and parses.
+func FuzzParseOffer(f *testing.F) {
+	addFiles(f, "testdata/sdp/*.sdp", func(d []byte) { f.Add(d) })
+	addTortureSDP(f)
+	local := LocalMedia{Addr: mustAddr("10.0.0.1"), Port: 20000}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		off, err := parseSDP(in)
+		if err != nil {
+			if !errors.Is(err, ErrBadSDP) {
+				t.Fatalf("parse error %v is not ErrBadSDP", err)
+			}
+			return
+		}
+		rest, remote, err := answerOffer(off, local)
+		if err != nil {
+			if !errors.Is(err, ErrNoCommonCodec) && !errors.Is(err, ErrBadSDP) {
+				t.Fatalf("answer error %v", err)
+			}
+			return
+		}
+		ls := localSDP{id: 1, version: 1, addr: local.Addr}
+		ans, err := parseSDP(ls.render(rest))
+		if err != nil {
+			t.Fatalf("our answer does not parse: %v\n%s", err, rest)
+		}
+		if len(ans.media) != len(off.media) {
+			t.Fatalf("answer has %d m= lines, offer %d", len(ans.media), len(off.media))
+		}
+		if !remote.RTP.IsValid() || remote.Codec.Name == "" {
+			t.Fatalf("accepted without media: %+v", remote)
+		}
+		if _, err := parseAnswer(ans, local); err != nil {
+			t.Fatalf("our answer is not an answer: %v\n%s", err, rest)
+		}
+	})
+}
+
+// FuzzParseINFODTMF: no panic; a digit is always one of 0-9 * # A-D.
+func FuzzParseINFODTMF(f *testing.F) {
+	addFiles(f, "testdata/dtmf/relay*.txt", func(d []byte) { f.Add("application/dtmf-relay", d) })
+	addFiles(f, "testdata/dtmf/dtmf*.txt", func(d []byte) { f.Add("application/dtmf", d) })
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		d, dur, err := parseINFODTMF(ct, body)
+		if err != nil {
+			if d != 0 || dur != 0 {
+				t.Fatalf("error with a digit")
+			}
+			return
+		}
+		if !strings.ContainsRune("0123456789*#ABCD", rune(d)) || dur < 0 {
+			t.Fatalf("digit %q duration %v", d, dur)
+		}
+	})
+}
+
+// FuzzScreenMessage: raw screening and stateless replies never panic, and
+// a reply is a response.
+func FuzzScreenMessage(f *testing.F) {
+	addFiles(f, filepath.Join(tortureDir, "*", "*.sip"), func(d []byte) { f.Add(d) })
+	f.Add([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nl: 3\r\n\r\nabc"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		for _, dg := range []bool{true, false} {
+			code, _ := screenMessage(msg, dg)
+			if code == 0 {
+				continue
+			}
+			if r := statelessReply(msg, code, "x"); r != nil && !strings.HasPrefix(string(r), "SIP/2.0 ") {
+				t.Fatalf("reply %q", r)
+			}
+		}
+	})
+}
