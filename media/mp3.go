@@ -19,15 +19,17 @@ func IsMP3(data []byte) bool {
 	return len(data) >= 2 && data[0] == 0xFF && data[1]&0xE0 == 0xE0 && (data[1]>>1)&3 == 1
 }
 
-// DecodeMP3 decodes MPEG-1, 2 and 2.5 layer III audio (an .mp3 file, with
-// or without ID3 tags) held in data to 16-bit PCM at 8 kHz mono: the
+// DecodeMP3 decodes MPEG-1 and MPEG-2 layer III audio (an .mp3 file of
+// 16 to 48 kHz, with or without ID3 tags) held in data to 16-bit PCM at 8 kHz mono: the
 // channels are averaged (decision 22) and the rate converted by
 // Resampler. The decoder is github.com/hajimehoshi/go-mp3. The encoder's
 // delay at the start (about 50 ms for LAME) is kept. Input that is not
 // MP3, a truncated ID3 tag, a decoder failure (including a panic inside
 // the decoder, which is recovered) and audio longer than MaxAudioDuration
 // are *AudioError values wrapping ErrBadAudio. A truncated last frame
-// ends the audio without error. DecodeMP3 is safe for concurrent use.
+// ends the audio without error. MPEG-2.5 (8 to 12 kHz MP3) is not
+// supported by go-mp3 and gives an error that says so. DecodeMP3 is safe
+// for concurrent use.
 func DecodeMP3(data []byte) (pcm []int16, err error) {
 	defer func() {
 		if p := recover(); p != nil {

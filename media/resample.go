@@ -16,18 +16,19 @@ import (
 // samples per M input samples). When L is small (44100 → 80/441,
 // 48000 → 1/6, 22050 → 160/441) there is one coefficient table per
 // phase and the result is exact up to float32 rounding; for other rates
-// (11025, odd ones) the coefficients are interpolated linearly between
-// maxPhases+1 tables, which adds an error below -100 dB.
+// (11025, odd ones, very high ones) the coefficients are interpolated
+// linearly between fewer tables (at most maxCoefs coefficients in all),
+// which adds an error below -100 dB.
 const (
 	// MinInputRate and MaxInputRate bound the sample rates that the
 	// resampler and the decoders accept, in Hz.
 	MinInputRate = 1000
 	MaxInputRate = 768000
 
-	resampleCutoff     = 3600.0 // Hz, half-amplitude point (decision 22)
-	resampleTransition = 400.0  // Hz, full width of the transition band
-	resampleAtten      = 80.0   // dB in the stop band
-	maxPhases          = 160    // exact up to 22050 Hz; bounds the tables to 360 kB
+	resampleCutoff     = 3600.0  // Hz, half-amplitude point (decision 22)
+	resampleTransition = 400.0   // Hz, full width of the transition band
+	resampleAtten      = 80.0    // dB in the stop band
+	maxCoefs           = 1 << 16 // bounds the tables to 256 kB and their set-up to ~3 ms
 )
 
 // Resampler converts a stream of mono 16-bit PCM at one sample rate to
@@ -79,10 +80,8 @@ func NewResampler(rate int) (*Resampler, error) {
 	n := (resampleAtten - 8) / (2.285 * 2 * math.Pi * trans / fs)
 	r.half = int(math.Ceil(n/2)) + 1
 	r.taps = 2 * r.half
-	r.phases = int(r.l)
-	if r.l > maxPhases {
-		r.phases, r.interp = maxPhases, true
-	}
+	r.phases = int(min(r.l, int64(max(maxCoefs/r.taps-1, 4))))
+	r.interp = int64(r.phases) < r.l
 	r.coef = make([]float32, (r.phases+1)*r.taps)
 	beta := 0.1102 * (resampleAtten - 8.7)
 	i0beta := besselI0(beta)

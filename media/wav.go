@@ -201,7 +201,9 @@ func parseFmt(b []byte) (*wavInfo, error) {
 	}
 	w := &wavInfo{channels: channels, rate: int(rate), width: (bits + 7) / 8}
 	switch {
-	case tag == wavFormatPCM && bits >= 1 && bits <= 8:
+	case bits < 1:
+		return nil, wavErr("%d bits per sample", bits)
+	case tag == wavFormatPCM && bits <= 8:
 		w.kind = kindPCM8
 	case tag == wavFormatPCM && bits <= 16:
 		w.kind = kindPCM16
