@@ -89,9 +89,6 @@ func NewPolly(ctx context.Context, cfg PollyConfig) (*Polly, error) {
 	if cfg.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ivr: polly: aws config: %w", err)
@@ -102,6 +99,11 @@ func NewPolly(ctx context.Context, cfg PollyConfig) (*Polly, error) {
 	client := polly.NewFromConfig(awsCfg, func(o *polly.Options) {
 		if cfg.BaseEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.BaseEndpoint)
+		}
+		if cfg.HTTPClient != nil {
+			// Set here rather than in LoadDefaultConfig, which refuses a
+			// plain *http.Client when AWS_CA_BUNDLE is set.
+			o.HTTPClient = cfg.HTTPClient
 		}
 	})
 	return &Polly{client: client, cfg: cfg}, nil
@@ -121,7 +123,14 @@ func credentialsVisible(ctx context.Context, getenv func(string) string) bool {
 	if profile == "" {
 		profile = "default"
 	}
-	sc, err := config.LoadSharedConfigProfile(ctx, profile)
+	sc, err := config.LoadSharedConfigProfile(ctx, profile, func(o *config.LoadSharedConfigOptions) {
+		if f := getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
+			o.CredentialsFiles = []string{f}
+		}
+		if f := getenv("AWS_CONFIG_FILE"); f != "" {
+			o.ConfigFiles = []string{f}
+		}
+	})
 	if err != nil {
 		return false
 	}
