@@ -73,7 +73,12 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 // wire connects the media of c's participants.
 func (ss *Session) wire(c *Connection) {
 	a, b := c.caller, c.callee
-	if a.ep != nil && b.ep != nil {
+	switch {
+	case b.kind == KindIVR:
+		ss.wireIVR(a, b)
+	case a.kind == KindIVR:
+		ss.wireIVR(b, a)
+	case a.ep != nil && b.ep != nil:
 		media.Bridge(a.ep, b.ep)
 	}
 }
@@ -86,6 +91,12 @@ func (ss *Session) dissolve(c *Connection) {
 	c.dead.Store(true)
 	c.gen.Add(1)
 	delete(ss.conns, c.id)
+	switch {
+	case c.callee.kind == KindIVR:
+		ss.unwireIVR(c.caller, c.callee)
+	case c.caller.kind == KindIVR:
+		ss.unwireIVR(c.callee, c.caller)
+	}
 	for _, p := range []*Participant{c.caller, c.callee} {
 		if p.conn == c {
 			p.conn = nil

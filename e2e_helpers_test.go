@@ -35,6 +35,7 @@ func startServer(t *testing.T, h mediaserver.Handler, mod ...func(*mediaserver.C
 		RTPPortMax:      45999,
 		Logger:          testLogger(),
 		DecisionTimeout: 3 * time.Second,
+		DataDir:         t.TempDir(),
 	}
 	for _, m := range mod {
 		m(&cfg)

@@ -23,6 +23,8 @@ var (
 	// ErrInvalidState means the request does not fit the object's state,
 	// e.g. connect with a participant that left.
 	ErrInvalidState = errors.New("mediaserver: invalid state")
+	// ErrTooLarge means an upload exceeds its size limit.
+	ErrTooLarge = errors.New("mediaserver: too large")
 	// ErrMaxSessions means Config.MaxSessions sessions are active.
 	ErrMaxSessions = errors.New("mediaserver: too many sessions")
 )

@@ -91,6 +91,11 @@ func (ss *Session) apply(p *Participant, act Action) {
 			p.log.Warn("action call failed; dropping", logErr, err)
 			ss.hangup(p, ReasonHangup, 0)
 		}
+	case ActionIvr:
+		if err := ss.startIVR(p, act.Command); err != nil {
+			p.log.Warn("action ivr failed; dropping", logErr, err)
+			ss.hangup(p, ReasonHangup, 0)
+		}
 	default:
 		p.log.Warn("unknown or unsupported action; dropping", "action", act.Action)
 		ss.hangup(p, ReasonHangup, 0)
@@ -301,6 +306,10 @@ func (ss *Session) leave(p *Participant, reason string) {
 		return
 	}
 	p.log.Info("participant left", "reason", reason)
+	c := p.conn
+	if c != nil {
+		ss.dissolve(c) // unwires media before p's media is released
+	}
 	p.release()
 	delete(ss.parts, p.id)
 	if q := p.callee; q != nil {
@@ -311,14 +320,18 @@ func (ss *Session) leave(p *Participant, reason string) {
 	if q := p.calledFor; q != nil {
 		q.callee = nil
 	}
-	if c := p.conn; c != nil {
+	if c != nil {
 		other := c.other(p)
 		event := EventCalledPartyDrop
 		if c.caller == p {
 			event = EventCallingPartyDrop
 		}
-		ss.dissolve(c)
-		if other != nil && !other.gone() && !ss.closing {
+		switch {
+		case other == nil || other.gone() || ss.closing:
+		case other.kind == KindIVR:
+			// An IVR whose caller left has nobody to serve.
+			ss.leave(other, reason)
+		default:
 			ss.askAbout(other, &CallEventRequest{Event: event, Reason: reason, ConnectionID: c.id})
 		}
 	}
@@ -342,13 +355,39 @@ func (ss *Session) onMediaTimeout(p *Participant) {
 	ss.hangup(p, ReasonMediaTimeout, 408)
 }
 
+// digitSource is how a participant sends its digits.
+type digitSource uint8
+
+const (
+	digitRTP digitSource = iota + 1
+	digitINFO
+	digitInband
+)
+
 // onDigit receives a DTMF digit of p (RFC 4733, INFO or in-band). Relayed
-// legs pass RFC 4733 on in the media plane; IVRs collect digits.
-func (ss *Session) onDigit(p *Participant, digit byte) {
+// legs pass RFC 4733 on in the media plane; IVRs collect digits. Each
+// digit counts once (decision 14): after the first RFC 4733 event, INFO
+// digits of that leg are ignored and vice versa; in-band detection only
+// runs while no telephone-event was negotiated or received.
+func (ss *Session) onDigit(p *Participant, digit byte, src digitSource) {
 	if p.gone() {
 		return
 	}
+	switch {
+	case src == digitInband && p.dtmfFrom == digitRTP:
+		return
+	case src == digitINFO && p.dtmfFrom == digitRTP, src == digitRTP && p.dtmfFrom == digitINFO:
+		p.log.Debug("digit ignored: this leg sends its digits another way", "digit", string(digit))
+		return
+	case p.dtmfFrom == 0 && src != digitInband:
+		p.dtmfFrom = src
+	}
 	p.log.Debug("digit", "digit", string(digit))
+	if c := p.conn; c != nil {
+		if v := c.other(p); v != nil && v.kind == KindIVR && v.player != nil {
+			v.player.Digit(digit)
+		}
+	}
 }
 
 // userOf returns the user part of a SIP URI or the bare number itself.

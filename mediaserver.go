@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mediaserver-go/mediaserver/ivr"
 	"github.com/mediaserver-go/mediaserver/media"
 	"github.com/mediaserver-go/mediaserver/sip"
 )
@@ -74,6 +77,25 @@ type Config struct {
 	// APIBaseURL is this instance's REST base URL, put in every callback
 	// as "apiBaseUrl" so applications reach the owning instance.
 	APIBaseURL string
+	// DataDir holds prompt files and recordings; it is created when
+	// missing. Default "data" (relative to the working directory).
+	DataDir string
+	// InbandDTMF detects DTMF tones in the audio of legs that negotiated
+	// no telephone-event (decision 14).
+	InbandDTMF bool
+	// TTS is the local engine for awstts phrases. Default: espeak-ng when
+	// installed; without an engine such phrases are skipped with a log
+	// line.
+	TTS ivr.Synthesizer
+	// Polly speaks awstts phrases, with TTS as the fallback. Default:
+	// Amazon Polly when AWS credentials are configured (ivr.NewPolly; no
+	// network call at start), unless DisablePolly.
+	Polly ivr.Synthesizer
+	// DisablePolly keeps the default Polly engine off.
+	DisablePolly bool
+	// HTTPClient fetches url phrases. Default: a client with the fetch
+	// limits of ivr.FetchConfig.
+	HTTPClient *http.Client
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -105,6 +127,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
 	if c.DecisionTimeout <= 0 {
 		c.DecisionTimeout = 5 * time.Second
 	}
@@ -134,6 +159,8 @@ type Server struct {
 	agent   *sip.Agent
 	clock   *media.Clock
 	ports   *media.PortAllocator
+	store   *ivr.Store
+	library *ivr.Library
 	rtpIP   netip.Addr
 	pubIP   netip.Addr
 
@@ -182,6 +209,33 @@ func New(cfg Config) (*Server, error) {
 		objects:  make(map[string]*object),
 		done:     make(chan struct{}),
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, &ConfigError{"DataDir", err.Error()}
+	}
+	if s.store, err = ivr.NewStore(cfg.DataDir); err != nil {
+		return nil, &ConfigError{"DataDir", err.Error()}
+	}
+	local, polly := cfg.TTS, cfg.Polly
+	if local == nil {
+		if e, err := ivr.NewEspeak(ivr.EspeakConfig{}); err == nil {
+			local = e
+		} else {
+			cfg.Logger.Warn("no local text-to-speech: awstts phrases need Amazon Polly credentials", "err", err)
+		}
+	}
+	if polly == nil && !cfg.DisablePolly {
+		if p, err := ivr.NewPolly(context.Background(), ivr.PollyConfig{}); err == nil {
+			polly = p
+			cfg.Logger.Info("awstts phrases are spoken by Amazon Polly")
+		}
+	}
+	s.library = ivr.NewLibrary(ivr.LibraryConfig{
+		Store:      s.store,
+		HTTPClient: cfg.HTTPClient,
+		Local:      local,
+		Polly:      polly,
+		Logger:     cfg.Logger.With("component", "prompts"),
+	})
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.agent, err = sip.NewAgent(sip.Config{
 		ListenAddr:      cfg.SIPAddr,
@@ -194,6 +248,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	if err != nil {
 		s.cancelBase()
+		_ = s.store.Close()
 		return nil, fmt.Errorf("mediaserver: sip agent: %w", err)
 	}
 	s.clock = media.NewClock(media.ClockConfig{Logger: cfg.Logger.With("component", "media")})
@@ -285,7 +340,7 @@ func (s *Server) Close() error {
 		}
 		s.sessWG.Wait()
 		s.cancelBase()
-		s.closeErr = errors.Join(s.agent.Close(), s.clock.Close())
+		s.closeErr = errors.Join(s.agent.Close(), s.clock.Close(), s.store.Close())
 		close(s.done)
 	})
 	return s.closeErr

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mediaserver-go/mediaserver/ivr"
 	"github.com/mediaserver-go/mediaserver/media"
 	"github.com/mediaserver-go/mediaserver/sip"
 )
@@ -78,6 +79,8 @@ type Participant struct {
 	in        *sip.InboundCall
 	out       *sip.OutboundCall
 	ep        *media.Endpoint
+	player    *ivr.Player // IVR participants
+	dtmfFrom  digitSource // how this leg sends digits (decision 14)
 	callee    *Participant // the leg being called for this participant
 	calledFor *Participant // on a callee: whom it is being called for
 	endCode   int          // SIP status that ended a failed callee
@@ -153,6 +156,7 @@ func (s *Server) newEndpoint(p *Participant) (*media.Endpoint, error) {
 		Events:       mediaEvents{p},
 		StrictSource: s.cfg.StrictRTPSource,
 		MediaTimeout: mt,
+		InbandDTMF:   s.cfg.InbandDTMF,
 	})
 }
 
@@ -209,6 +213,11 @@ func (p *Participant) release() {
 			p.log.Debug("closing endpoint", logErr, err)
 		}
 	}
+	if p.player != nil {
+		if err := p.player.Close(); err != nil {
+			p.log.Warn("closing IVR player", logErr, err)
+		}
+	}
 }
 
 // sipHangup ends p's SIP leg from our side: reject an unanswered caller
@@ -243,7 +252,7 @@ func (l legEvents) OnMedia(m sip.Media) {
 }
 
 func (l legEvents) OnDTMF(digit byte, _ time.Duration) {
-	l.p.ss.post(func() { l.p.ss.onDigit(l.p, digit) })
+	l.p.ss.post(func() { l.p.ss.onDigit(l.p, digit, digitINFO) })
 }
 
 func (l legEvents) OnEnd(r sip.EndReason) {
@@ -280,7 +289,11 @@ type mediaEvents struct{ p *Participant }
 func (m mediaEvents) MediaEvent(ev media.Event) {
 	switch ev.Kind {
 	case media.EventDTMF:
-		m.p.ss.post(func() { m.p.ss.onDigit(m.p, ev.Digit) })
+		src := digitRTP
+		if ev.Source == media.DigitInband {
+			src = digitInband
+		}
+		m.p.ss.post(func() { m.p.ss.onDigit(m.p, ev.Digit, src) })
 	case media.EventMediaTimeout:
 		m.p.ss.post(func() { m.p.ss.onMediaTimeout(m.p) })
 	}

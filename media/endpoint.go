@@ -77,6 +77,10 @@ type EndpointConfig struct {
 	StrictSource bool
 	// MediaTimeout hangs up a silent leg (decision 12); 0 disables it.
 	MediaTimeout time.Duration
+	// InbandDTMF detects DTMF tones in the decoded audio while no
+	// telephone-event was negotiated or received (decision 14). Detection
+	// runs only while the endpoint decodes (it has sinks, e.g. an IVR).
+	InbandDTMF bool
 }
 
 // Stats are an endpoint's counters.
@@ -123,6 +127,7 @@ type Endpoint struct {
 
 	lastRecv  atomic.Int64 // unix nanos of the last valid packet
 	timedOut  atomic.Bool
+	sawEvent  atomic.Bool // an RFC 4733 packet arrived (decision 14)
 	dtmf      DTMFReceiver // owned by the RTP reader
 	decodeBuf [MaxPacketSize]int16
 

@@ -126,6 +126,7 @@ func (e *Endpoint) receiveDTMF(pkt []byte, h RTPHeader, payload []byte, st *remo
 		e.stats.malformed.Add(1)
 		return
 	}
+	e.sawEvent.Store(true)
 	if digit, ok := e.dtmf.Receive(h, ev, now); ok {
 		e.stats.digits.Add(1)
 		e.emit(Event{Kind: EventDTMF, Digit: digit, Source: DigitRFC4733})

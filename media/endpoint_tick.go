@@ -16,6 +16,7 @@ type tickState struct {
 	nextRTCP int64
 	tone     ToneGenerator
 	toneFor  uint32 // digit+1 the tone generator is set up for
+	detector InbandDetector
 }
 
 // inbandState carries a digit relayed to a leg without telephone-event:
@@ -71,6 +72,14 @@ func (e *Endpoint) tickIn(now int64) {
 	e.rxMu.Lock()
 	e.jitter.Pop(&e.tick.frame)
 	e.rxMu.Unlock()
+	if e.cfg.InbandDTMF && !e.sawEvent.Load() {
+		if st := e.remote.Load(); st != nil && st.TelephoneEvent < 0 {
+			if d, ok := e.tick.detector.Process(&e.tick.frame); ok {
+				e.stats.digits.Add(1)
+				e.emit(Event{Kind: EventDTMF, Digit: d, Source: DigitInband})
+			}
+		}
+	}
 	for _, s := range w.sinks {
 		s.WriteFrame(&e.tick.frame)
 	}

@@ -135,9 +135,14 @@ func runDemo(ctx context.Context, verbose bool) error {
 	}
 	defer alice.Close()
 
+	dataDir, err := os.MkdirTemp("", "forward-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
 	h := &forwarder{To: bob.URI(), Log: logf}
 	srv, err := mediaserver.New(mediaserver.Config{
-		Handler: h, SIPAddr: "127.0.0.1:0", RTPPortMin: 40000, RTPPortMax: 40999, Logger: logger,
+		Handler: h, SIPAddr: "127.0.0.1:0", RTPPortMin: 40000, RTPPortMax: 40999, Logger: logger, DataDir: dataDir,
 	})
 	if err != nil {
 		return err
