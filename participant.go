@@ -79,8 +79,8 @@ type Participant struct {
 	in        *sip.InboundCall
 	out       *sip.OutboundCall
 	ep        *media.Endpoint
-	player    *ivr.Player // IVR participants
-	dtmfFrom  digitSource // how this leg sends digits (decision 14)
+	player    *ivr.Player  // IVR participants
+	dtmfFrom  digitSource  // how this leg sends digits (decision 14)
 	callee    *Participant // the leg being called for this participant
 	calledFor *Participant // on a callee: whom it is being called for
 	endCode   int          // SIP status that ended a failed callee

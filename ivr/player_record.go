@@ -55,7 +55,9 @@ type recClosed struct {
 	result RecordResult
 }
 
-func (r *recState) busy() bool { return r.state == recWaiting || r.state == recRunning || r.state == recClosing }
+func (r *recState) busy() bool {
+	return r.state == recWaiting || r.state == recRunning || r.state == recClosing
+}
 
 // reset prepares for a new command's record (or none).
 func (r *recState) reset(want *Record) {

@@ -127,7 +127,7 @@ type Endpoint struct {
 
 	lastRecv  atomic.Int64 // unix nanos of the last valid packet
 	timedOut  atomic.Bool
-	sawEvent  atomic.Bool // an RFC 4733 packet arrived (decision 14)
+	sawEvent  atomic.Bool  // an RFC 4733 packet arrived (decision 14)
 	dtmf      DTMFReceiver // owned by the RTP reader
 	decodeBuf [MaxPacketSize]int16
 
