@@ -1,6 +1,7 @@
 package media
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -224,4 +225,19 @@ func BenchmarkPromptPlayerFrame(b *testing.B) {
 	for b.Loop() {
 		pl.ReadFrame(&f)
 	}
+}
+
+// ExamplePromptPlayer plays a prompt twice with a pause between, the way
+// a phrase with repeat 2 and repeatPause 0.04 plays to a PCMU leg: the
+// endpoint's clock calls ReadEncoded once per 20 ms tick.
+func ExamplePromptPlayer() {
+	p := NewPrompt(make([]int16, 2*FrameSamples)) // 40 ms
+	pl := NewPromptPlayer(p, PlayOptions{Repeat: 2, Pause: 40 * time.Millisecond})
+	payload := make([]byte, FrameSamples)
+	ticks := 0
+	for pl.ReadEncoded(CodecPCMU, payload) {
+		ticks++
+	}
+	fmt.Println(ticks, pl.Position(), pl.Repetitions(), pl.Done())
+	// Output: 6 120ms 2 true
 }

@@ -203,13 +203,13 @@ func parseFmt(b []byte) (*wavInfo, error) {
 	switch {
 	case bits < 1:
 		return nil, wavErr("%d bits per sample", bits)
-	case tag == wavFormatPCM && bits <= 8:
+	case tag == wavFormatPCM && bits == 8:
 		w.kind = kindPCM8
-	case tag == wavFormatPCM && bits <= 16:
+	case tag == wavFormatPCM && bits > 8 && bits <= 16:
 		w.kind = kindPCM16
-	case tag == wavFormatPCM && bits <= 24:
+	case tag == wavFormatPCM && bits > 16 && bits <= 24:
 		w.kind = kindPCM24
-	case tag == wavFormatPCM && bits <= 32:
+	case tag == wavFormatPCM && bits > 24 && bits <= 32:
 		w.kind = kindPCM32
 	case tag == wavFormatFloat && bits == 32:
 		w.kind = kindFloat32
