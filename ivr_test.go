@@ -3,14 +3,18 @@ package mediaserver_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mediaserver-go/mediaserver"
+	"github.com/mediaserver-go/mediaserver/ivr"
+	"github.com/mediaserver-go/mediaserver/media"
 	"github.com/mediaserver-go/mediaserver/mediaservertest"
 )
 
@@ -201,5 +205,156 @@ func TestIvrBadPhrases(t *testing.T) {
 	defer mu.Unlock()
 	if reasons[1] != "commandCompleted" {
 		t.Errorf("second getIvrCommand reason %q, want commandCompleted", reasons[1])
+	}
+}
+
+// ivrHandler answers newCall with ivr and getIvrCommand with the commands
+// of script in turn (then idles), recording every request.
+type ivrHandler struct {
+	*recorder
+	mu       sync.Mutex
+	requests []mediaserver.IvrCommandRequest
+	got      chan mediaserver.IvrCommandRequest
+}
+
+func newIvrHandler(script ...mediaserver.IvrCommand) *ivrHandler {
+	h := &ivrHandler{recorder: newRecorder(), got: make(chan mediaserver.IvrCommandRequest, 16)}
+	h.NewCallFunc = func(context.Context, *mediaserver.NewCallRequest) (mediaserver.Action, error) {
+		return mediaserver.Action{Action: mediaserver.ActionIvr}, nil
+	}
+	h.GetIvrCommandFunc = func(_ context.Context, req *mediaserver.IvrCommandRequest) (mediaserver.IvrCommand, error) {
+		h.mu.Lock()
+		n := len(h.requests)
+		h.requests = append(h.requests, *req)
+		h.mu.Unlock()
+		h.got <- *req
+		if n < len(script) {
+			return script[n], nil
+		}
+		return mediaserver.IvrCommand{}, nil
+	}
+	return h
+}
+
+// next waits for the next getIvrCommand request.
+func (h *ivrHandler) next(ctx context.Context, t *testing.T) mediaserver.IvrCommandRequest {
+	t.Helper()
+	select {
+	case r := <-h.got:
+		return r
+	case <-ctx.Done():
+		t.Fatalf("no getIvrCommand: %v", ctx.Err())
+		return mediaserver.IvrCommandRequest{}
+	}
+}
+
+// TestIvrRecord: a record command records the caller's audio into a WAV
+// in prompt storage; recordParams report it.
+func TestIvrRecord(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	caller := newPhone(t, "alice", 440)
+	h := newIvrHandler(mediaserver.IvrCommand{Record: &mediaserver.RecordCommand{FileName: "message", MaxDuration: 1.5, Beep: true}})
+	srv := startServer(t, h)
+	call, err := caller.Dial(ctx, serverURI(srv, "voicemail"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call.WaitHeard(ctx, 1000, 0.5); err != nil {
+		t.Fatalf("no beep: %v", err)
+	}
+	h.next(ctx, t) // connected
+	req := h.next(ctx, t)
+	rp := req.RecordParams
+	if rp == nil || rp.FileName != "message.wav" || rp.Reason != "maxDuration" || math.Abs(rp.Duration-1.5) > 0.01 {
+		t.Fatalf("recordParams %+v", rp)
+	}
+	f, _, err := srv.OpenPrompt("message.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := mediaservertest.ReadWAV(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.Channels[0]
+	if d := float64(len(got)) / 8000; math.Abs(d-1.5) > 0.05 {
+		t.Errorf("recording lasts %.2f s, want 1.5", d)
+	}
+	if s := mediaservertest.ToneShare(got, 440); s < 0.8 {
+		t.Errorf("recording has the caller's 440 Hz at share %.2f", s)
+	}
+}
+
+// TestIvrSpeechNoFalseDigits: with in-band detection on, a caller whose
+// audio is speech produces no digit: collection times out empty.
+func TestIvrSpeechNoFalseDigits(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	caller := newPhone(t, "alice", 0, func(c *mediaservertest.PhoneConfig) {
+		c.WAV = "media/testdata/speech-en.wav"
+		c.DisableTelephoneEvent = true
+	})
+	h := newIvrHandler(mediaserver.IvrCommand{Dtmf: &mediaserver.DtmfCommand{MaxDigits: 4, Timeout: 4}})
+	srv := startServer(t, h, func(c *mediaserver.Config) { c.InbandDTMF = true })
+	if _, err := caller.Dial(ctx, serverURI(srv, "ivr"), mediaservertest.DialOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.next(ctx, t)
+	req := h.next(ctx, t)
+	if d := req.DtmfParams; d == nil || d.DtmfMatch != "" || d.Reason != "timeout" {
+		t.Fatalf("dtmfParams %+v, want an empty timeout", d)
+	}
+}
+
+// TestIvrMissingTTS: an awstts phrase without a TTS engine is skipped with
+// a log line and the command goes on.
+func TestIvrMissingTTS(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	caller := newPhone(t, "alice", 0)
+	h := newIvrHandler(mediaserver.IvrCommand{Phrases: []mediaserver.Phrase{
+		{Format: "awstts", AwsTTSParameters: &mediaserver.AwsTTSParameters{Text: "Hello"}},
+		file("tone"),
+	}})
+	srv := startServer(t, h, func(c *mediaserver.Config) {
+		c.TTS = ivr.SynthesizerFunc(func(context.Context, ivr.TTSRequest) (*media.Prompt, error) {
+			return nil, fmt.Errorf("espeak-ng: %w", ivr.ErrEngineMissing)
+		})
+		c.DisablePolly = true
+	})
+	putPrompt(t, srv, "tone.wav", toneWAV(700, time.Second))
+	call, err := caller.Dial(ctx, serverURI(srv, "ivr"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call.WaitHeard(ctx, 700, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	h.next(ctx, t)
+	if r := h.next(ctx, t); r.Reason != "commandCompleted" {
+		t.Fatalf("reason %q after the phrases", r.Reason)
+	}
+}
+
+// TestIvrSpeaks: with espeak-ng installed, an awstts greeting is heard as
+// speech (energy well above silence).
+func TestIvrSpeaks(t *testing.T) {
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		t.Skip("espeak-ng is not installed")
+	}
+	ctx := testCtx(t, 30*time.Second)
+	caller := newPhone(t, "alice", 0)
+	h := newIvrHandler(mediaserver.IvrCommand{Phrases: []mediaserver.Phrase{
+		{Format: "awstts", AwsTTSParameters: &mediaserver.AwsTTSParameters{Text: "Welcome. Press 1 for sales and 2 for support.", LanguageCode: "en-US"}},
+	}})
+	srv := startServer(t, h, func(c *mediaserver.Config) { c.DisablePolly = true })
+	call, err := caller.Dial(ctx, serverURI(srv, "ivr"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.next(ctx, t)
+	h.next(ctx, t) // after the phrase
+	heard := call.Heard()
+	if heard.Duration() < 2*time.Second || heard.Level() < -35 {
+		t.Fatalf("heard %v at %.1f dBFS; want seconds of speech", heard.Duration(), heard.Level())
 	}
 }
