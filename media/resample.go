@@ -88,8 +88,16 @@ func NewResampler(rate int) (*Resampler, error) {
 	w := 2 * fc / fs // normalised cutoff
 	h := make([]float64, r.taps)
 	for p := 0; p <= r.phases; p++ {
-		d := float64(p) / float64(r.phases)
 		tab := r.coef[p*r.taps : (p+1)*r.taps]
+		if q := r.phases - p; q < p {
+			// h is even: phase p is phase phases-p reversed.
+			mirror := r.coef[q*r.taps : (q+1)*r.taps]
+			for j := range tab {
+				tab[j] = mirror[r.taps-1-j]
+			}
+			continue
+		}
+		d := float64(p) / float64(r.phases)
 		var sum float64
 		clear(h)
 		for j := range h {
@@ -237,18 +245,20 @@ func sinc(x float64) float64 {
 }
 
 // besselI0 is the modified Bessel function of the first kind, order 0,
-// by its power series (converges fast for the arguments used here).
+// by the polynomial approximations of Abramowitz and Stegun 9.8.1 and
+// 9.8.2 (relative error below 2e-7, far below what an 80 dB window
+// needs), which cost a few multiplications instead of a series.
 func besselI0(x float64) float64 {
-	sum, term := 1.0, 1.0
-	for k := 1; k < 200; k++ {
-		f := x / (2 * float64(k))
-		term *= f * f
-		sum += term
-		if term < sum*1e-17 {
-			break
-		}
+	x = math.Abs(x)
+	if x <= 3.75 {
+		t := x / 3.75
+		t *= t
+		return 1 + t*(3.5156229+t*(3.0899424+t*(1.2067492+t*(0.2659732+t*(0.0360768+t*0.0045813)))))
 	}
-	return sum
+	t := 3.75 / x
+	p := 0.39894228 + t*(0.01328592+t*(0.00225319+t*(-0.00157565+t*(0.00916281+
+		t*(-0.02057706+t*(0.02635537+t*(-0.01647633+t*0.00392377)))))))
+	return p * math.Exp(x) / math.Sqrt(x)
 }
 
 func gcd(a, b int64) int64 {
