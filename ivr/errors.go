@@ -52,6 +52,7 @@ type NameError struct {
 	Reason string
 }
 
+// Error quotes the name (cut at 64 bytes) and says what is wrong with it.
 func (e *NameError) Error() string {
 	name := e.Name
 	if len(name) > 64 {
@@ -70,6 +71,7 @@ type HTTPError struct {
 	StatusCode int
 }
 
+// Error names the URL (without password) and the status.
 func (e *HTTPError) Error() string {
 	return "ivr: fetch " + e.URL + ": http status " + strconv.Itoa(e.StatusCode)
 }

@@ -30,6 +30,7 @@ type AudioError struct {
 	Err    error  // underlying cause, or nil
 }
 
+// Error names the format and what is wrong.
 func (e *AudioError) Error() string {
 	s := "media: bad " + e.Format + " audio: " + e.Reason
 	if e.Err != nil {
