@@ -47,7 +47,7 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 	c := &Connection{id: id, ss: ss, created: time.Now(), caller: caller, callee: callee}
 	c.gen.Store(1)
 	ss.conns[id] = c
-	ss.srv.register(id, &object{session: ss, conn: c})
+	ss.srv.register(id, &object{conn: c})
 	for _, p := range []*Participant{caller, callee} {
 		p.conn = c
 		p.curConn.Store(c)
@@ -67,6 +67,8 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 		}
 		ss.notify("callAnswered", func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
 	}
+	ss.refreshTap()
+	ss.startMonitor()
 	return c
 }
 

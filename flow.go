@@ -74,6 +74,9 @@ func (ss *Session) onNewCall(p *Participant) {
 	if err != nil {
 		act = fallbackNewCall
 	}
+	if !p.gone() {
+		ss.applyOptions(act)
+	}
 	ss.apply(p, act)
 }
 
@@ -96,11 +99,36 @@ func (ss *Session) apply(p *Participant, act Action) {
 			p.log.Warn("action ivr failed; dropping", logErr, err)
 			ss.hangup(p, ReasonHangup, 0)
 		}
+	case ActionConnect:
+		ss.connectWith(p, act)
+	case ActionJoinConferenceConnection:
+		f, err := ss.srv.conference(act.ConnectionID)
+		if err == nil {
+			err = ss.join(p, f)
+		}
+		if err != nil {
+			p.log.Warn("joinconferenceconnection failed; dropping", "conference", act.ConnectionID, logErr, err)
+			ss.hangup(p, ReasonHangup, 0)
+		}
 	default:
 		p.log.Warn("unknown or unsupported action; dropping", "action", act.Action)
 		ss.hangup(p, ReasonHangup, 0)
 	}
+	ss.refreshTap()
 	ss.completeIfEmpty()
+}
+
+// applyOptions takes the recording and monitor options of a newCall or
+// callEvent answer (API.md §4.3, §6).
+func (ss *Session) applyOptions(act Action) {
+	if act.MonitorDestAddr != "" && ss.monitorAddr == "" {
+		ss.monitorAddr = act.MonitorDestAddr
+	}
+	if act.CallRecording && act.Action != ActionDrop && act.Action != ActionConnect {
+		if err := ss.startRecording(act.Filename, "", act.RecordingChannels); err != nil {
+			ss.log.Warn("recording not started", "filename", act.Filename, logErr, err)
+		}
+	}
 }
 
 // answer answers an inbound caller that is still ringing.
@@ -161,6 +189,14 @@ func (ss *Session) call(p *Participant, dest, callerID string) error {
 
 // onProgress handles 180/183 of a callee.
 func (ss *Session) onProgress(q *Participant, code int, early bool) {
+	if q.placed && q.state == stateCalling {
+		event := NotifyRinging
+		if code == 183 {
+			event = NotifySessionProgress
+		}
+		ss.callNotify(q, event, code)
+		return
+	}
 	p := q.calledFor
 	if q.gone() || p == nil || p.gone() {
 		return
@@ -207,6 +243,14 @@ func (ss *Session) onAnswer(q *Participant) {
 	if q.gone() {
 		return
 	}
+	if q.placed && q.state == stateCalling {
+		q.state = stateUp
+		if err := ss.startIVR(q, nil); err != nil {
+			q.log.Warn("placeivrcall: IVR failed; hanging up", logErr, err)
+			ss.hangup(q, ReasonHangup, 0)
+		}
+		return
+	}
 	q.state = stateUp
 	p := q.calledFor
 	q.calledFor = nil
@@ -232,6 +276,10 @@ func (ss *Session) onFail(q *Participant, err error) {
 	}
 	code, reason := failureOf(err)
 	q.log.Info("callee failed", "status", code, "reason", reason, logErr, err)
+	if q.placed && q.state == stateCalling {
+		ss.placedFailed(q, code, reason)
+		return
+	}
 	ss.failCallee(q, code, reason)
 }
 
@@ -295,6 +343,9 @@ func (ss *Session) askAbout(p *Participant, ev *CallEventRequest) {
 	if act.Action == ActionDrop && act.DropReason == 0 && p.state == stateNew && p.endCode != 0 {
 		act.DropReason = SIPStatus(p.endCode) // decision 11: reject with the callee's status
 	}
+	if !p.gone() {
+		ss.applyOptions(act)
+	}
 	ss.apply(p, act)
 }
 
@@ -310,8 +361,10 @@ func (ss *Session) leave(p *Participant, reason string) {
 	if c != nil {
 		ss.dissolve(c) // unwires media before p's media is released
 	}
+	ss.leaveConference(p)
 	p.release()
 	delete(ss.parts, p.id)
+	ss.refreshTap()
 	if q := p.callee; q != nil {
 		p.callee = nil
 		q.calledFor = nil

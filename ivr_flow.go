@@ -26,7 +26,7 @@ func (ss *Session) startIVR(p *Participant, first *IvrCommand) error {
 		Recordings: ss.srv.store,
 		Logger:     v.log,
 		OnResult: func(r ivr.Result) {
-			ss.post(func() { ss.onIvrResult(v, r) })
+			v.post(func(ss *Session) { ss.onIvrResult(v, r) })
 		},
 	})
 	c := ss.connect(p, v)
@@ -85,6 +85,12 @@ func (ss *Session) applyIvrCommand(v *Participant, cmd IvrCommand) {
 		ss.removeIVR(v)
 		ss.hangup(caller, ReasonHangup, 0)
 		ss.completeIfEmpty()
+		return
+	case ActionJoinConferenceConnection, ActionConnect:
+		// Decision 2: valid from getIvrCommand too; the IVR leaves
+		// silently.
+		ss.removeIVR(v)
+		ss.apply(caller, Action{Action: cmd.Action, ConnectionID: cmd.ConnectionID, ParticipantID: cmd.ParticipantID})
 		return
 	default:
 		v.log.Warn("getIvrCommand: unknown action; hanging the IVR up", "action", cmd.Action)

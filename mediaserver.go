@@ -93,6 +93,9 @@ type Config struct {
 	Polly ivr.Synthesizer
 	// DisablePolly keeps the default Polly engine off.
 	DisablePolly bool
+	// ConferenceIdleTimeout ends a conference nobody joined. Default 10
+	// minutes.
+	ConferenceIdleTimeout time.Duration
 	// HTTPClient fetches url phrases. Default: a client with the fetch
 	// limits of ivr.FetchConfig.
 	HTTPClient *http.Client
@@ -129,6 +132,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DataDir == "" {
 		c.DataDir = "data"
+	}
+	if c.ConferenceIdleTimeout <= 0 {
+		c.ConferenceIdleTimeout = 10 * time.Minute
 	}
 	if c.DecisionTimeout <= 0 {
 		c.DecisionTimeout = 5 * time.Second
@@ -352,6 +358,19 @@ type object struct {
 	session *Session
 	part    *Participant
 	conn    *Connection
+	conf    *Conference
+}
+
+// owner returns the session an object belongs to now (nil for
+// conferences, which belong to the instance).
+func (o *object) owner() *Session {
+	switch {
+	case o.part != nil:
+		return o.part.session()
+	case o.conn != nil:
+		return o.conn.ss
+	}
+	return o.session
 }
 
 func (s *Server) register(id string, o *object) {

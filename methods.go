@@ -44,7 +44,7 @@ func (s *Server) resolve(replyID string) (resolved, error) {
 	if dead || gen != ref.gen {
 		return resolved{}, fmt.Errorf("replyId of %s generation %d, now %d: %w", ref.objectID, ref.gen, gen, ErrStaleReply)
 	}
-	return resolved{ref: ref, obj: o, sess: o.session}, nil
+	return resolved{ref: ref, obj: o, sess: o.owner()}, nil
 }
 
 // participant looks up a live participant by ID.
@@ -89,14 +89,13 @@ func (s *Server) HangupParticipant(ctx context.Context, req HangupParticipantReq
 	if err != nil {
 		return err
 	}
-	if p.ss != r.sess || (req.SessionID != "" && req.SessionID != p.ss.id) {
+	if p.session() != r.sess || (req.SessionID != "" && req.SessionID != p.session().id) {
 		return fmt.Errorf("participant %s is not in that session: %w", p.id, ErrNotFound)
 	}
 	if !r.authorises(p) {
 		return fmt.Errorf("replyId does not name participant %s or its connection: %w", p.id, ErrInvalidState)
 	}
-	ss := p.ss
-	ss.post(func() {
+	p.post(func(ss *Session) {
 		if p.gone() {
 			return
 		}

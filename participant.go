@@ -57,7 +57,8 @@ const (
 // methods are safe for concurrent use.
 type Participant struct {
 	id      string
-	ss      *Session
+	srv     *Server
+	sess    atomic.Pointer[Session] // its session; changes when connect moves it
 	kind    ParticipantKind
 	uri     string
 	user    string
@@ -72,6 +73,7 @@ type Participant struct {
 	// leaves (set while the call runs).
 	abortDecision atomic.Pointer[context.CancelCauseFunc]
 	endpoint      atomic.Pointer[media.Endpoint] // ep, for MediaStats
+	inConference  atomic.Pointer[Conference]     // conf, for Server calls
 
 	// Owned by the session loop.
 	state     pstate
@@ -79,8 +81,11 @@ type Participant struct {
 	in        *sip.InboundCall
 	out       *sip.OutboundCall
 	ep        *media.Endpoint
-	player    *ivr.Player  // IVR participants
-	dtmfFrom  digitSource  // how this leg sends digits (decision 14)
+	player    *ivr.Player // IVR participants
+	dtmfFrom  digitSource // how this leg sends digits (decision 14)
+	placed    bool        // created by PlaceIvrCall
+	conf      *Conference // the conference it is in
+	member    *media.MixerMember
 	callee    *Participant // the leg being called for this participant
 	calledFor *Participant // on a callee: whom it is being called for
 	endCode   int          // SIP status that ended a failed callee
@@ -101,7 +106,24 @@ func (p *Participant) User() string { return p.user }
 func (p *Participant) URI() string { return p.uri }
 
 // SessionID returns the ID of the participant's session.
-func (p *Participant) SessionID() string { return p.ss.id }
+func (p *Participant) SessionID() string { return p.session().id }
+
+// session returns the participant's current session.
+func (p *Participant) session() *Session { return p.sess.Load() }
+
+// post queues f on the event loop of p's current session. f runs only
+// while p belongs to that session: when connect moved p meanwhile, f
+// follows it to its new session.
+func (p *Participant) post(f func(ss *Session)) {
+	ss := p.session()
+	ss.post(func() {
+		if p.session() != ss {
+			p.post(f)
+			return
+		}
+		f(ss)
+	})
+}
 
 // MediaStats returns the counters of the participant's RTP endpoint: packets
 // and bytes each way, malformed and foreign packets dropped, loss and
@@ -117,7 +139,7 @@ func (ss *Session) newParticipant(kind ParticipantKind, addr sip.Address) *Parti
 	id := newID(ss.srv.cfg.InstanceID, kindParticipant)
 	p := &Participant{
 		id:      id,
-		ss:      ss,
+		srv:     ss.srv,
 		kind:    kind,
 		uri:     addr.URI,
 		user:    addr.User,
@@ -126,17 +148,18 @@ func (ss *Session) newParticipant(kind ParticipantKind, addr sip.Address) *Parti
 		created: time.Now(),
 	}
 	p.gen.Store(1)
+	p.sess.Store(ss)
 	ss.parts[id] = p
 	if ss.first == nil {
 		ss.first = p
 	}
-	ss.srv.register(id, &object{session: ss, part: p})
+	ss.srv.register(id, &object{part: p})
 	return p
 }
 
 // replyID returns the participant-scoped replyId of the current generation.
 func (p *Participant) replyID() string {
-	return p.ss.srv.tokens.sign(p.ss.id, p.id, p.gen.Load())
+	return p.srv.tokens.sign(p.session().id, p.id, p.gen.Load())
 }
 
 func (p *Participant) gone() bool { return p.state == stateGone }
@@ -167,7 +190,7 @@ func (p *Participant) setEndpoint(ep *media.Endpoint) {
 
 // localMedia describes our side of p's stream.
 func (p *Participant) localMedia() sip.LocalMedia {
-	lm := sip.LocalMedia{Addr: p.ss.srv.pubIP, Port: p.ep.Port()}
+	lm := sip.LocalMedia{Addr: p.srv.pubIP, Port: p.ep.Port()}
 	if p.kind == KindMonitor {
 		lm.Direction = sip.SendOnly
 	}
@@ -252,12 +275,12 @@ func (l legEvents) OnMedia(m sip.Media) {
 }
 
 func (l legEvents) OnDTMF(digit byte, _ time.Duration) {
-	l.p.ss.post(func() { l.p.ss.onDigit(l.p, digit, digitINFO) })
+	l.p.post(func(ss *Session) { ss.onDigit(l.p, digit, digitINFO) })
 }
 
 func (l legEvents) OnEnd(r sip.EndReason) {
 	l.p.abort()
-	l.p.ss.post(func() { l.p.ss.leave(l.p, ReasonHangup) })
+	l.p.post(func(ss *Session) { ss.leave(l.p, ReasonHangup) })
 }
 
 // abort cancels a Handler call that is deciding about p, which has left.
@@ -271,16 +294,16 @@ func (l legEvents) OnProgress(code int, early *sip.Media) {
 	if early != nil {
 		l.p.applyMedia(*early)
 	}
-	l.p.ss.post(func() { l.p.ss.onProgress(l.p, code, early != nil) })
+	l.p.post(func(ss *Session) { ss.onProgress(l.p, code, early != nil) })
 }
 
 func (l legEvents) OnAnswer(m sip.Media) {
 	l.p.applyMedia(m)
-	l.p.ss.post(func() { l.p.ss.onAnswer(l.p) })
+	l.p.post(func(ss *Session) { ss.onAnswer(l.p) })
 }
 
 func (l legEvents) OnFail(err error) {
-	l.p.ss.post(func() { l.p.ss.onFail(l.p, err) })
+	l.p.post(func(ss *Session) { ss.onFail(l.p, err) })
 }
 
 // mediaEvents turns an endpoint's events into work on the session loop.
@@ -293,8 +316,8 @@ func (m mediaEvents) MediaEvent(ev media.Event) {
 		if ev.Source == media.DigitInband {
 			src = digitInband
 		}
-		m.p.ss.post(func() { m.p.ss.onDigit(m.p, ev.Digit, src) })
+		m.p.post(func(ss *Session) { ss.onDigit(m.p, ev.Digit, src) })
 	case media.EventMediaTimeout:
-		m.p.ss.post(func() { m.p.ss.onMediaTimeout(m.p) })
+		m.p.post(func(ss *Session) { ss.onMediaTimeout(m.p) })
 	}
 }

@@ -238,6 +238,10 @@ type IvrCommand struct {
 	Action             string         `json:"action,omitempty"`
 	DestAddr           string         `json:"destAddr,omitempty"`
 	CallerID           string         `json:"callerId,omitempty"`
+	// ConnectionID goes with action joinconferenceconnection, and
+	// ParticipantID with connect (decision 2).
+	ConnectionID  string `json:"connectionId,omitempty"`
+	ParticipantID string `json:"participantId,omitempty"`
 }
 
 // DtmfCommand asks the IVR to collect digits (§5.2). An empty object means

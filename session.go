@@ -38,11 +38,17 @@ type Session struct {
 	ended  atomic.Bool
 
 	// Owned by the event loop.
-	parts    map[string]*Participant
-	conns    map[string]*Connection
-	first    *Participant // the session's first participant
-	closing  bool         // server shutdown: hang up, ask nothing
-	complete bool
+	parts        map[string]*Participant
+	conns        map[string]*Connection
+	first        *Participant // the session's first participant
+	closing      bool         // server shutdown: hang up, ask nothing
+	complete     bool
+	recs         []*recording                // open recordings (decision 18)
+	tap          *tap                        // the session mix, while recording or monitored
+	sinks        map[*Participant]*voiceSink // the tap's voice sinks
+	monitor      *Participant                // the monitor leg
+	monitorAddr  string                      // monitorDestAddr of the newCall answer
+	monitorTried bool
 }
 
 func (s *Server) newSession(refID string) *Session {
@@ -59,6 +65,7 @@ func (s *Server) newSession(refID string) *Session {
 		signal:  make(chan struct{}, 1),
 		parts:   make(map[string]*Participant),
 		conns:   make(map[string]*Connection),
+		sinks:   make(map[*Participant]*voiceSink),
 	}
 	return ss
 }
@@ -134,15 +141,18 @@ func (ss *Session) finish() {
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
 	for id, o := range s.objects {
-		if o.session == ss {
+		if o.owner() == ss {
 			delete(s.objects, id)
 		}
 	}
 	s.mu.Unlock()
 	ss.cancel(errSessionDone)
-	ss.qmu.Lock()
-	ss.queue = nil
-	ss.qmu.Unlock()
+	// Work still queued runs now: what was posted for a participant that
+	// moved to another session follows it there; the rest finds every
+	// participant gone and does nothing.
+	for f := ss.next(); f != nil; f = ss.next() {
+		f()
+	}
 }
 
 var errSessionDone = fmt.Errorf("mediaserver: session completed")
@@ -224,6 +234,7 @@ func (ss *Session) completeIfEmpty() {
 		return
 	}
 	ss.complete = true
+	ss.dropMonitor(0)
 	end := time.Now()
 	req := &SessionCompletedRequest{
 		Meta:            ss.meta(),
@@ -235,6 +246,8 @@ func (ss *Session) completeIfEmpty() {
 	if h := ss.srv.handler.completed; h != nil {
 		ss.notify("sessionCompleted", func(ctx context.Context) error { return h.SessionCompleted(ctx, req) })
 	}
+	ss.stopRecording("") // recordingReady follows sessionCompleted (decision 18)
+	ss.refreshTap()
 }
 
 // shutdown hangs every participant up without asking the application.

@@ -1,0 +1,228 @@
+package mediaserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mediaserver-go/mediaserver/ivr"
+	"github.com/mediaserver-go/mediaserver/media"
+)
+
+// recording is one WAV file being written (decision 18): a session's mix
+// (or two channels: its first participant, everyone else) or a
+// conference's mix.
+type recording struct {
+	filename     string // the name in prompt storage, with .wav
+	connectionID string // the connection named when it started
+	channels     int
+	rec          *media.Recorder
+	started      time.Time
+}
+
+// newRecording creates the file exclusively: a name without extension
+// gets ".wav", a ".mp3" name is ErrInvalid, a taken name ErrInvalidState.
+func (s *Server) newRecording(name, connectionID string, channels int) (*recording, error) {
+	if name == "" {
+		return nil, fmt.Errorf("recording needs a filename: %w", ErrInvalid)
+	}
+	fname, err := ivr.RecordingName(name)
+	if err != nil {
+		return nil, promptErr(err)
+	}
+	f, err := s.store.Create(fname)
+	if err != nil {
+		if errors.Is(err, ivr.ErrExists) {
+			return nil, fmt.Errorf("recording %s: %w: %w", fname, ErrInvalidState, err)
+		}
+		return nil, promptErr(err)
+	}
+	if channels != 2 {
+		channels = 1
+	}
+	return &recording{
+		filename:     fname,
+		connectionID: connectionID,
+		channels:     channels,
+		rec:          media.NewRecorder(f, channels),
+		started:      time.Now(),
+	}, nil
+}
+
+// finish closes the file and returns the recordingReady body.
+func (r *recording) finish(meta Meta) *RecordingReadyRequest {
+	info, err := r.rec.Close()
+	req := &RecordingReadyRequest{
+		Meta:         meta,
+		ConnectionID: r.connectionID,
+		Filename:     r.filename,
+		Duration:     info.Duration.Seconds(),
+		Size:         info.Size,
+		Format:       "wav",
+	}
+	if err != nil {
+		req.Format = "wav" // the file holds what was written before the error
+	}
+	return req
+}
+
+// startRecording records the session from now on.
+func (ss *Session) startRecording(name, connectionID string, channels int) error {
+	for _, r := range ss.recs {
+		if r.filename == name || r.connectionID == connectionID {
+			return fmt.Errorf("the session already records %s: %w", r.filename, ErrInvalidState)
+		}
+	}
+	r, err := ss.srv.newRecording(name, connectionID, channels)
+	if err != nil {
+		return err
+	}
+	ss.recs = append(ss.recs, r)
+	ss.refreshTap()
+	ss.log.Info("recording started", "filename", r.filename, "channels", r.channels)
+	return nil
+}
+
+// stopRecording finishes recordings; recordingReady follows at once
+// (decision 18). It stops the recording started on connectionID, else
+// (the session's connections changed since) every recording of the
+// session; "" stops all of them.
+func (ss *Session) stopRecording(connectionID string) {
+	var keep, done []*recording
+	for _, r := range ss.recs {
+		if r.connectionID == connectionID {
+			done = append(done, r)
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	if len(done) == 0 {
+		keep, done = nil, ss.recs
+	}
+	ss.recs = keep
+	ss.refreshTap() // the tap stops writing before the files close
+	for _, r := range done {
+		req := r.finish(ss.meta())
+		ss.log.Info("recording finished", "filename", r.filename, "duration", req.Duration, "size", req.Size)
+		if h := ss.srv.handler.recording; h != nil {
+			ss.notify("recordingReady", func(ctx context.Context) error { return h.RecordingReady(ctx, req) })
+		}
+	}
+}
+
+// finishDetached finishes a conference's recording and delivers its
+// recordingReady on a goroutine owned by the server (a conference belongs
+// to no session).
+func (s *Server) finishDetached(r *recording) {
+	req := r.finish(Meta{Domain: s.cfg.Domain, APIBaseURL: s.cfg.APIBaseURL, Timestamp: time.Now().UTC().Format(time.RFC3339Nano)})
+	h := s.handler.recording
+	if h == nil {
+		return
+	}
+	s.sessWG.Add(1)
+	go func() {
+		defer s.sessWG.Done()
+		ctx, cancel := context.WithTimeout(s.base, s.cfg.DecisionTimeout)
+		defer cancel()
+		if err := h.RecordingReady(ctx, req); err != nil {
+			s.log.Warn("recordingReady failed", "filename", req.Filename, logErr, err)
+		}
+	}()
+}
+
+// StartRecording starts recording the session of a connection (API.md
+// §3.9, decision 18): its connections as they change, into one WAV file in
+// prompt storage. For a conference connection the conference's mix is
+// recorded. replyId is the connection's.
+func (s *Server) StartRecording(ctx context.Context, req RecordingRequest) error {
+	r, c, f, err := s.recordingTarget(req)
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		rec, err := s.newRecording(req.Filename, f.id, 1)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		if f.rec != nil || f.dead.Load() {
+			f.mu.Unlock()
+			_, _ = rec.rec.Close()
+			_ = s.store.Delete(rec.filename)
+			return fmt.Errorf("conference %s: already recording or ended: %w", f.id, ErrInvalidState)
+		}
+		f.rec = rec
+		f.mu.Unlock()
+		return nil
+	}
+	// Validate what can be validated now; the file is created on the
+	// session loop, where a taken name is logged.
+	if _, err := ivr.RecordingName(req.Filename); err != nil || req.Filename == "" {
+		return fmt.Errorf("filename %q: %w", req.Filename, ErrInvalid)
+	}
+	ss := r.sess
+	ss.post(func() {
+		if c.dead.Load() {
+			return
+		}
+		if err := ss.startRecording(req.Filename, c.id, req.Channels); err != nil {
+			ss.log.Warn("startrecording", logErr, err)
+		}
+	})
+	return nil
+}
+
+// StopRecording stops a recording; recordingReady follows at once.
+func (s *Server) StopRecording(ctx context.Context, req RecordingRequest) error {
+	r, c, f, err := s.recordingTarget(req)
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		f.mu.Lock()
+		rec := f.rec
+		f.rec = nil
+		f.mu.Unlock()
+		if rec == nil {
+			return fmt.Errorf("conference %s is not recording: %w", f.id, ErrInvalidState)
+		}
+		s.finishDetached(rec)
+		return nil
+	}
+	ss := r.sess
+	ss.post(func() { ss.stopRecording(c.id) })
+	return nil
+}
+
+// recordingTarget validates a start/stop recording request.
+func (s *Server) recordingTarget(req RecordingRequest) (resolved, *Connection, *Conference, error) {
+	if s.closed.Load() {
+		return resolved{}, nil, nil, ErrServerClosed
+	}
+	if req.ConnectionID == "" {
+		return resolved{}, nil, nil, fmt.Errorf("connectionId is required: %w", ErrInvalid)
+	}
+	if f, err := s.conference(req.ConnectionID); err == nil {
+		if req.ReplyID != "" {
+			if _, err := s.resolve(req.ReplyID); err != nil {
+				return resolved{}, nil, nil, err
+			}
+		}
+		return resolved{}, nil, f, nil
+	}
+	r, err := s.resolve(req.ReplyID)
+	if err != nil {
+		return resolved{}, nil, nil, err
+	}
+	c := r.obj.conn
+	if c == nil {
+		if p := r.obj.part; p != nil {
+			c = p.curConn.Load()
+		}
+	}
+	if c == nil || c.id != req.ConnectionID {
+		return resolved{}, nil, nil, fmt.Errorf("replyId does not name connection %s: %w", req.ConnectionID, ErrNotFound)
+	}
+	return r, c, nil, nil
+}
