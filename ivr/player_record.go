@@ -30,7 +30,6 @@ const beepFrames = 10 // 200 ms
 type recState struct {
 	want     *Record
 	state    recPhase
-	seq      uint64
 	file     *os.File
 	fileErr  error
 	fileSeen bool
