@@ -327,6 +327,11 @@ func (ss *Session) askAbout(p *Participant, ev *CallEventRequest) {
 		ss.completeIfEmpty()
 		return
 	}
+	if p.remoteEnded.Load() {
+		// It hung up meanwhile; its end is queued. Nobody to ask about.
+		ss.leave(p, ReasonHangup)
+		return
+	}
 	p.gen.Add(1) // a new decision: older participant replyIds are stale
 	p.silence()
 	ev.Meta = ss.meta()

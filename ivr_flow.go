@@ -234,6 +234,9 @@ func (s *Server) InterruptIvrCommand(ctx context.Context, req InterruptIvrComman
 	if req.ConnectionID != "" && req.ConnectionID != c.id {
 		return fmt.Errorf("connectionId %s does not match the replyId: %w", req.ConnectionID, ErrInvalid)
 	}
+	if c.caller.kind != KindIVR && c.callee.kind != KindIVR { // set at creation, never changed
+		return fmt.Errorf("connection %s has no IVR: %w", c.id, ErrInvalidState)
+	}
 	ss := c.ss
 	ss.post(func() {
 		if c.dead.Load() {

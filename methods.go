@@ -3,6 +3,8 @@ package mediaserver
 import (
 	"context"
 	"fmt"
+
+	"github.com/mediaserver-go/mediaserver/media"
 )
 
 // The Server methods of the REST API (API.md §3). Each validates its IDs at
@@ -113,3 +115,7 @@ func (s *Server) Participant(id string) (*Participant, bool) {
 	}
 	return o.part, true
 }
+
+// ClockStats reports how well the shared media clock keeps time: ticks run
+// and skipped, lag behind the deadline and the longest tick.
+func (s *Server) ClockStats() media.ClockStats { return s.clock.Stats() }

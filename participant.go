@@ -73,7 +73,10 @@ type Participant struct {
 	// leaves (set while the call runs).
 	abortDecision atomic.Pointer[context.CancelCauseFunc]
 	endpoint      atomic.Pointer[media.Endpoint] // ep, for MediaStats
-	inConference  atomic.Pointer[Conference]     // conf, for Server calls
+	// remoteEnded is set by SIP goroutines as soon as the far end hung up,
+	// before the loop handles it, so the loop asks no one about it.
+	remoteEnded  atomic.Bool
+	inConference atomic.Pointer[Conference] // conf, for Server calls
 
 	// Owned by the session loop.
 	state     pstate
@@ -279,6 +282,7 @@ func (l legEvents) OnDTMF(digit byte, _ time.Duration) {
 }
 
 func (l legEvents) OnEnd(r sip.EndReason) {
+	l.p.remoteEnded.Store(true)
 	l.p.abort()
 	l.p.post(func(ss *Session) { ss.leave(l.p, ReasonHangup) })
 }
