@@ -112,3 +112,64 @@ func TestCancelBeforeAnswer(t *testing.T) {
 	h.wait(ctx, t, "sessionCompleted")
 	waitSessions(ctx, t, srv, 0)
 }
+
+// TestRingbackAndEarlyMedia (decision 11): while the callee rings the
+// answered caller hears ringback (425 Hz); a callee's 183 early media
+// replaces it.
+func TestRingbackAndEarlyMedia(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	b := newPhone(t, "bob", 1000, func(c *mediaservertest.PhoneConfig) { c.RingFor = 3 * time.Second })
+	a := newPhone(t, "alice", 440)
+	srv := startServer(t, callTo(b.URI()))
+	ca, err := a.Dial(ctx, serverURI(srv, "x"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WaitHeard(ctx, 425, 0.5); err != nil {
+		t.Fatalf("A hears no ringback: %v", err)
+	}
+
+	e := newPhone(t, "early", 1800, func(c *mediaservertest.PhoneConfig) {
+		c.RingFor = 3 * time.Second
+		c.EarlyMedia = true
+	})
+	srv2 := startServer(t, callTo(e.URI()))
+	ca2, err := a.Dial(ctx, serverURI(srv2, "x"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca2.WaitHeard(ctx, 1800, 0.5); err != nil {
+		t.Fatalf("A does not hear the callee's early media: %v", err)
+	}
+	if s := ca2.Heard().Share(425); s > 0.05 {
+		t.Errorf("A heard ringback despite early media (share %.2f)", s)
+	}
+}
+
+// TestAnswerWithCallee (decision 11): the caller stays unanswered while
+// the callee rings, gets its 180, and a drop answer to calledPartyFailed
+// rejects the caller with the callee's status.
+func TestAnswerWithCallee(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	b := newPhone(t, "bob", 1000, func(c *mediaservertest.PhoneConfig) {
+		c.RingFor = 500 * time.Millisecond
+		c.AnswerCode = 486
+	})
+	a := newPhone(t, "alice", 440)
+	h := callTo(b.URI())
+	srv := startServer(t, h, func(c *mediaserver.Config) { c.AnswerMode = mediaserver.AnswerWithCallee })
+	ca, err := a.DialAsync(ctx, serverURI(srv, "x"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ca.Ringing():
+	case <-ctx.Done():
+		t.Fatal("A did not get the callee's 180")
+	}
+	if r, err := ca.WaitEnded(ctx); err != nil || r != mediaservertest.EndRejected || ca.StatusCode() != 486 {
+		t.Fatalf("A ended with %v (status %d), %v; want rejected with 486", r, ca.StatusCode(), err)
+	}
+	h.wait(ctx, t, "sessionCompleted")
+	wantEvents(t, h.Events(), "newCall", "callNotify:ringing", "callEvent:calledPartyFailed:busy", "sessionCompleted")
+}
