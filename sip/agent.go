@@ -260,6 +260,10 @@ func (a *Agent) close() error {
 		a.log.Debug("sip: transport close", keyErr, err)
 	}
 	a.wg.Wait()
+	// sipgo handles each message on a goroutine of its own; one still
+	// running may have opened a connection to answer (its socket's pool
+	// entries are gone): close what is left once more.
+	_ = a.tpl.Close()
 	a.log.Info("sip: closed")
 	return errors.Join(errs...)
 }

@@ -210,6 +210,7 @@ func (c *call) runInvite(tx sip.ClientTransaction) {
 }
 
 func (c *call) onInviteResponse(res *sip.Response) (sip.ClientTransaction, bool) {
+	c.log.Debug("sip: INVITE response", keyStatus, res.StatusCode, keyRemoteAddr, res.Source())
 	switch {
 	case res.IsProvisional():
 		c.onProvisional(res)
