@@ -1,11 +1,10 @@
 package sip
 
-// This file is the contract between package sip and the root package. The
-// implementation may move these declarations into other files of the package
-// and may add to them, but must keep every exported name and meaning below.
+// This file is the contract between package sip and the root package: the
+// plain-value types and interfaces. The Agent is in agent.go, the calls in
+// inbound.go and outbound.go, errors in errors.go.
 
 import (
-	"context"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -83,40 +82,53 @@ type LocalMedia struct {
 
 // Address is a name-addr of a From or To header.
 type Address struct {
+	// DisplayName is the display name, unquoted; empty when absent.
 	DisplayName string
 	// URI is the whole URI, e.g. "sip:alice@example.com".
 	URI string
 	// User is the user part of the URI ("alice"), empty when it has none.
 	User string
-	// Host is the host[:port] part of the URI.
+	// Host is the host[:port] part of a sip: or sips: URI; empty for other
+	// schemes (tel:).
 	Host string
 }
 
-// Trunk is an outbound route (decision 13).
+// Trunk is an outbound route (decision 13). A trunk needs a Proxy or a
+// Domain.
 type Trunk struct {
 	// Name identifies the trunk.
 	Name string
-	// Proxy is host:port where requests for this trunk are sent.
+	// Proxy is host[:port] (port 5060 by default) where every request of a
+	// call through this trunk is sent, in-dialog ones included (an outbound
+	// proxy). Empty: requests go to Domain.
 	Proxy string
-	// Domain is used for bare numbers: sip:+E164@Domain;user=phone.
+	// Domain is the host of the Request-URI for bare numbers
+	// (sip:+E164@Domain;user=phone), and selects this trunk for sip: targets
+	// whose host equals it. Empty: the Proxy host.
 	Domain string
 	// Transport is "udp" (default) or "tcp".
 	Transport string
-	// Username and Password answer 401/407 digest challenges.
+	// Username and Password answer 401/407 digest challenges, for every
+	// request of the call.
 	Username, Password string
-	// FromUser and FromDomain, when set, replace the From identity.
+	// FromUser and FromDomain, when set, replace the user and host of From
+	// (the host defaults to Domain, then to Config.PublicHost).
 	FromUser, FromDomain string
-	// PAssertedIdentity, when set, is sent as P-Asserted-Identity.
+	// PAssertedIdentity, when set, is sent as P-Asserted-Identity: a
+	// name-addr ("<sip:...>"), a URI, or a user that becomes
+	// <sip:user@FromDomain-or-Domain>.
 	PAssertedIdentity string
 }
 
 // Config configures an Agent. The zero value of each field means its default.
 type Config struct {
-	// ListenAddr is host:port for UDP and TCP. Default "127.0.0.1:5060";
-	// port 0 picks a free port (the same number for UDP and TCP).
+	// ListenAddr is host:port for UDP and TCP; the host is an IP address (or
+	// empty, or "localhost"). Default "127.0.0.1:5060"; port 0 picks a free
+	// port (the same number for UDP and TCP).
 	ListenAddr string
-	// PublicHost is the host advertised in Contact and Via. Default: the
-	// listen IP.
+	// PublicHost is the host advertised in Contact, Via and (as the default)
+	// LocalMedia.Addr and From. Default: the listen IP, or for an
+	// unspecified listen IP the source address of the default route.
 	PublicHost string
 	// UserAgent is the User-Agent/Server header value. Default "mediaserver".
 	UserAgent string
@@ -130,9 +142,13 @@ type Config struct {
 	// 1800 s; Min-SE is 90 s.
 	SessionExpires time.Duration
 	// OnInvite is called for every valid out-of-dialog INVITE after 100 Trying
-	// was sent and its SDP (if any) was parsed and found acceptable. It runs on
-	// a SIP goroutine and must not block: it returns the handler for the call's
-	// later events, or nil after it called Reject.
+	// was sent and its SDP (if any) was parsed and found acceptable with
+	// PCMU/PCMA (else the agent answered 400 or 488 itself). It runs on a SIP
+	// goroutine and must not block: it returns the handler for the call's
+	// later events, or nil after it called Reject (a nil return without
+	// Reject rejects with 480). It is the call's first event: a CANCEL
+	// arriving meanwhile is reported to the returned handler after it. With
+	// OnInvite nil, INVITEs get 503.
 	OnInvite func(call *InboundCall) DialogHandler
 	// Draining, when it returns true, makes the agent answer out-of-dialog
 	// OPTIONS and new INVITEs with 503 and Retry-After (decision 20).
@@ -140,31 +156,44 @@ type Config struct {
 }
 
 // DialogHandler receives the events of one call. Its methods are called on
-// SIP goroutines, one at a time per call, and must not block.
+// SIP goroutines, one at a time per call and in order, with no lock held
+// (they may call the call's methods), and must not block. No event follows
+// the call's end, and none follows our own Hangup, Reject or Agent.Close.
 type DialogHandler interface {
-	// OnAck is called when the ACK for our 2xx arrives (inbound calls).
+	// OnAck is called when the ACK for our 200 to the INVITE arrives
+	// (inbound calls). For an INVITE without SDP, OnMedia with the answer
+	// the ACK carried comes first.
 	OnAck()
 	// OnMedia is called when the remote media description changes: an SDP
-	// answer in an ACK, a re-INVITE or an UPDATE. It has already been answered.
+	// answer in an ACK, an offer in a re-INVITE or an UPDATE (already
+	// answered, on the same local port: media is anchored), or a changed
+	// answer to our session refresh.
 	OnMedia(m Media)
-	// OnDTMF is called for a digit received by SIP INFO.
+	// OnDTMF is called for a digit received by SIP INFO
+	// (application/dtmf-relay or application/dtmf); duration is 0 when the
+	// body gives none.
 	OnDTMF(digit byte, duration time.Duration)
-	// OnEnd is called once when the dialog ends for any reason other than our
-	// own Hangup/Reject: remote BYE, CANCEL, ACK timeout, session expiry,
-	// transport failure.
+	// OnEnd is called once when an established dialog (inbound: once
+	// answered or ringing; outbound: once answered) ends for any reason
+	// other than our own Hangup/Reject: remote BYE, CANCEL, ACK timeout,
+	// session expiry, a failed session refresh, an unusable answer in the
+	// ACK.
 	OnEnd(reason EndReason)
 }
 
 // OutboundHandler receives the events of an outbound call.
 type OutboundHandler interface {
 	DialogHandler
-	// OnProgress is called for 180/183; early is non-nil when the response
-	// carried SDP (early media).
+	// OnProgress is called for each provisional response other than 100
+	// Trying (180, 183, ...); early is non-nil when the response carried
+	// usable SDP (early media).
 	OnProgress(code int, early *Media)
 	// OnAnswer is called once the 2xx arrived and was acknowledged.
 	OnAnswer(m Media)
-	// OnFail is called once when the call fails before answer: err is a
-	// *StatusError for a final response, or wraps ErrTimeout or ErrTransport.
+	// OnFail is called once when the call fails before answer, and ends it:
+	// err is a *StatusError for a final response, or wraps ErrTimeout (Timer
+	// B, Config.NoAnswerTimeout), ErrTransport, ErrBadSDP or
+	// ErrNoCommonCodec (an unusable 2xx, which we ACK and BYE).
 	OnFail(err error)
 }
 
@@ -173,10 +202,16 @@ type EndCause uint8
 
 // End causes.
 const (
+	// EndBye: the peer sent BYE.
 	EndBye EndCause = iota + 1
+	// EndCancel: the caller canceled the INVITE before we answered.
 	EndCancel
+	// EndAckTimeout: no ACK for our 2xx within 64*T1; we sent BYE.
 	EndAckTimeout
+	// EndSessionExpired: the peer did not refresh the session in time, or
+	// refused our refresh (RFC 4028); we sent BYE.
 	EndSessionExpired
+	// EndTransport: a request of ours in the dialog could not be sent.
 	EndTransport
 	// EndNegotiation: the answer in the ACK to our offer (an INVITE
 	// without SDP) was missing or unusable; we sent BYE.
@@ -185,52 +220,25 @@ const (
 
 // EndReason describes the end of a dialog.
 type EndReason struct {
+	// Cause says what ended the dialog.
 	Cause EndCause
-	Err   error
+	// Err gives detail when there is any (wrapping ErrTimeout for an ACK
+	// timeout or a missing refresh, a *StatusError for a refused refresh).
+	Err error
 }
 
 // InviteRequest describes an outbound call.
 type InviteRequest struct {
-	// Target is the destination as the application gave it: a sip:, sips: or
-	// tel: URI, or a bare number/user routed through the default trunk.
+	// Target is the destination as the application gave it: a sip: URI (or
+	// user@host), a tel: URI, or a bare number or user routed through the
+	// first trunk; see Agent.Invite for the rules. sips: is refused (no TLS).
 	Target string
 	// CallerID is the user part presented in From; empty means "mediaserver".
+	// A trunk's FromUser replaces it.
 	CallerID string
 	// DisplayName is the From display name.
 	DisplayName string
-	// Local is our media.
+	// Local is our media: its address (default Config.PublicHost), port,
+	// codecs and direction make our offer.
 	Local LocalMedia
 }
-
-// The method sets below are the contract; stubs.go holds placeholders until
-// the implementation lands.
-//
-// Agent:
-//
-//	func NewAgent(cfg Config) (*Agent, error)
-//	func (a *Agent) Serve(ctx context.Context) error // blocks until ctx done or Close; returns ErrClosed then
-//	func (a *Agent) Ready() <-chan struct{}          // closed once UDP and TCP listeners are bound
-//	func (a *Agent) UDPAddr() netip.AddrPort
-//	func (a *Agent) TCPAddr() netip.AddrPort
-//	func (a *Agent) Invite(ctx context.Context, req InviteRequest, h OutboundHandler) (*OutboundCall, error)
-//	func (a *Agent) Close() error // stops listening, ends background transactions, waits for its goroutines
-//
-// InboundCall (a server INVITE dialog, unanswered until Answer):
-//
-//	func (c *InboundCall) CallID() string
-//	func (c *InboundCall) From() Address
-//	func (c *InboundCall) To() Address
-//	func (c *InboundCall) RequestURI() string
-//	func (c *InboundCall) Source() netip.AddrPort
-//	func (c *InboundCall) Header(name string) string
-//	func (c *InboundCall) Negotiate(local LocalMedia) (Media, error) // ErrNoCommonCodec; offerless INVITE: zero Media, answer comes in OnMedia after ACK
-//	func (c *InboundCall) Progress(code int, withSDP bool) error     // 180, or 183 with our answer
-//	func (c *InboundCall) Answer() error                             // 200 with our answer (or offer); retransmitted until ACK
-//	func (c *InboundCall) Reject(code int, reason string) error      // final non-2xx before answer
-//	func (c *InboundCall) Hangup() error                             // BYE after answer (waits for ACK per RFC 3261 §15), else 480
-//
-// OutboundCall (a client INVITE dialog):
-//
-//	func (c *OutboundCall) CallID() string
-//	func (c *OutboundCall) Hangup() error // CANCEL before answer (after a provisional), BYE after
-var _ context.Context

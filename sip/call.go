@@ -25,8 +25,9 @@ const (
 )
 
 // call is the dialog and session state shared by InboundCall and
-// OutboundCall. Lock order: Agent.mu and call.mu never nest; no lock is
-// held while a handler runs or a message is sent.
+// OutboundCall. Lock order: call.mu, then serializer.mu or Agent.mu (both
+// leaves; Agent.mu is never held while taking call.mu). No lock is held
+// while a handler runs or a message is sent.
 type call struct {
 	a        *Agent
 	log      *slog.Logger

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -69,13 +70,20 @@ func (c *call) onRequest(req *sip.Request, tx *sip.ServerTx) {
 
 func (c *call) onBye(req *sip.Request, tx *sip.ServerTx) {
 	c.mu.Lock()
-	early := c.kind == kindInbound && c.state == csEarly
+	early := c.state == csEarly
 	inv, invTx := c.inv, c.invTx
 	c.mu.Unlock()
 	_ = c.a.respond(tx, req, 200, "OK", nil, "")
-	if early {
+	switch {
+	case early && c.kind == kindInbound:
 		// RFC 3261 §15.1.2: a BYE on an early dialog terminates the INVITE.
 		_ = c.a.respond(invTx, inv, 487, "Request Terminated", nil, c.localTag)
+	case early:
+		// A callee may not send BYE before its 2xx; treat it as a failure
+		// of the call attempt (OnEnd is for answered calls).
+		c.fail(fmt.Errorf("sip: BYE before answer: %w", ErrCallEnded))
+		c.cancelInvite()
+		return
 	}
 	c.end(EndReason{Cause: EndBye}, true)
 }

@@ -63,6 +63,16 @@ func (a *Agent) route(req *sip.Request, transport, forced string) {
 	}
 }
 
+// hasTCPConn reports whether sipgo holds an open TCP connection to addr.
+func (a *Agent) hasTCPConn(addr string) bool {
+	c, err := a.tpl.GetConnection("tcp", addr)
+	if err != nil || c == nil {
+		return false
+	}
+	_, _ = c.TryClose() // GetConnection took a reference
+	return true
+}
+
 // fitTransport moves a UDP request larger than udpMTULimit to TCP,
 // changing its top Via as RFC 3261 §18.1.1 requires.
 func (a *Agent) fitTransport(req *sip.Request) {

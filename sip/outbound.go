@@ -45,14 +45,28 @@ func (o *outState) stopTimers() {
 	}
 }
 
-// Invite places a call to req.Target (routed as decision 13 says, see
-// routeTarget) with our SDP offer, and returns once the INVITE is sent;
-// ctx bounds only that (DNS, TCP connect). The call's events go to h:
-// OnProgress for each provisional response but 100 Trying (early media from
-// a 180 or 183 with SDP), then OnAnswer, or OnFail once for a failure before
-// answer (a *StatusError, or an error wrapping ErrTimeout or ErrTransport);
-// after answer DialogHandler's events, OnEnd last. No event follows our own
-// Hangup. Invite returns ErrNotReady before Serve is ready, ErrClosed once
+// Invite places a call to req.Target with our SDP offer (PCMU 0, PCMA 8,
+// telephone-event 101, ptime 20, or req.Local's codecs and direction) and a
+// Session-Expires of Config.SessionExpires, and returns once the INVITE is
+// sent.
+//
+// Routing (decision 13): a sip: URI goes to its host (port 5060 by default,
+// transport from its transport parameter), or through the trunk whose Domain
+// equals that host; "user@host" is read as a sip: URI; a tel: URI or a bare
+// number goes through the first trunk as sip:<number>@<Domain>;user=phone,
+// keeping a leading '+' and otherwise sent as dialled with visual separators
+// (space - . ( )) removed and no country code guessed; another bare user name
+// goes through the first trunk as sip:<user>@<Domain>. A request larger than
+// 1300 bytes goes over TCP.
+//
+// Its context bounds only the sending (DNS, TCP connect). Digest challenges
+// are answered with the trunk's credentials; one 3xx is followed; a 2xx from
+// another fork is ACKed and BYEd. The call's events go to h: OnProgress for
+// each provisional response but 100 Trying (early media from a 180 or 183
+// with SDP), then OnAnswer, or OnFail once for a failure before answer (a
+// *StatusError, or an error wrapping ErrTimeout or ErrTransport); after
+// answer DialogHandler's events, OnEnd last. No event follows our own
+// Hangup. It is safe for concurrent use. Invite returns ErrNotReady before Serve is ready, ErrClosed once
 // closing, an error wrapping ErrNoRoute for an unroutable target and one
 // wrapping ErrTransport when the INVITE cannot be sent (then h is never
 // called).

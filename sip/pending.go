@@ -227,6 +227,9 @@ func (c *call) buildRequestLocked(method sip.RequestMethod, cseq uint32) *sip.Re
 	}
 	req.AppendHeader(sip.NewHeader("User-Agent", c.a.cfg.UserAgent))
 	dest, tp := c.dest, c.transport
+	if c.kind == kindInbound && dest != "" && !c.a.hasTCPConn(dest) {
+		dest = "" // the caller's connection is gone: use the remote target
+	}
 	if c.trunk == nil {
 		// The next hop is the first Route, else the remote target; its
 		// transport parameter, if any, chooses the transport.

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -235,8 +236,12 @@ func (c *call) refreshDone(res *sip.Response, err error, local LocalMedia) {
 	switch {
 	case err != nil:
 		c.log.Info("sip: session refresh failed", keyErr, err)
+		cause := EndSessionExpired
+		if errors.Is(err, ErrTransport) {
+			cause = EndTransport
+		}
 		c.sendBye()
-		c.end(EndReason{Cause: EndSessionExpired, Err: err}, true)
+		c.end(EndReason{Cause: cause, Err: err}, true)
 	case res.IsSuccess():
 		c.mu.Lock()
 		c.st = applySEResponse(res, c.st, false)

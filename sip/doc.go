@@ -1,0 +1,72 @@
+// Package sip is the signalling half of the media server: a SIP user agent
+// on UDP and TCP, built on the transport and transaction layers of
+// github.com/emiago/sipgo, with its own dialog management and SDP
+// offer/answer on github.com/pion/sdp/v3. It knows nothing of sessions, IVRs
+// or RTP: it hands the root package the negotiated media as plain values
+// (Media, LocalMedia) and reports each call's events to a DialogHandler.
+//
+// # Use
+//
+// Create an Agent with NewAgent(Config), run Serve(ctx), wait for Ready.
+// Inbound calls arrive at Config.OnInvite as an *InboundCall, which the
+// application answers (Negotiate, Progress, Answer), rejects (Reject) or ends
+// (Hangup). Agent.Invite places an *OutboundCall. Close ends everything.
+//
+// # What it implements
+//
+//   - RFC 3261: UAS and UAC dialogs; request validation (§8.2: 505, 400, 501,
+//     405, 416, 420, 415); 100 Trying at once; 2xx retransmission until the
+//     ACK and BYE after 64*T1 without it (§13.3.1.4); CANCEL answered 200, then
+//     487 to the INVITE, its ACK absorbed (§9.2); CSeq ordering (§12.2.2);
+//     re-INVITE glare 491 (§14.2); BYE after the ACK (§15); digest
+//     authentication with 401/407 (§22) for INVITE, BYE, re-INVITE and UPDATE,
+//     stale=true included; one 3xx redirect; forked 2xx ACKed and BYEd;
+//     requests over 1300 bytes moved to TCP (§18.1.1).
+//   - RFC 3264 and RFC 4566: offers and answers (one audio stream, PCMU/PCMA,
+//     telephone-event; unsupported streams at port 0; hold by direction or
+//     c=0.0.0.0; rtcp-mux and a=rtcp), with input normalised before parsing.
+//   - RFC 3311 UPDATE, RFC 4028 session timers (refresh and expiry), RFC 3581
+//     rport (always applied to UDP requests), INFO DTMF
+//     (application/dtmf-relay, application/dtmf; RFC 4733 events themselves
+//     are the media plane's).
+//   - RFC 4475: every torture message gets an answer or, when it cannot be
+//     framed at all, is dropped; see the tests. RFC 2543 requests without a
+//     branch and From tag are matched through a derived branch.
+//
+// # Goroutines
+//
+// The Agent owns: one goroutine per listener (UDP read loop, TCP accept
+// loop; sipgo adds one reader per TCP connection); one per outbound INVITE
+// until its final response; one per 2xx we send until its ACK; one per
+// background transaction (BYE, CANCEL, session refresh, BYE to a fork); and
+// the callbacks of its timers. Close waits for all of them. sipgo runs each
+// received message on a goroutine of its own, which calls into the Agent;
+// those end with the message.
+//
+// DialogHandler methods of one call run one at a time, in order, on whichever
+// of these goroutines produced the event (there is no goroutine per call);
+// they must not block. No lock is held while they run, so they may call the
+// call's methods. A panic in a handler is recovered and logged.
+//
+// # Timers
+//
+// T1 is 500 ms and T2 4 s. The TU timers (2xx retransmission, ACK wait,
+// session timers, no-answer, CANCEL give-up) run on an injectable clock;
+// sipgo's transaction timers (Timer A-M) run on the wall clock.
+//
+// # sipgo globals
+//
+// The package raises sipgo's sip.UDPMTUSize once at program start so that
+// responses to long UDP requests can be sent (see init in message.go); it
+// sets no other sipgo global. sipgo's connection objects log a few Debug
+// lines (and, on sipgo's own reference-count slips, a Warn) through
+// slog.Default, which only sip.SetDefaultLogger, a process-wide setting,
+// could redirect; we leave it alone. Everything else sipgo logs goes through
+// Config.Logger, with peer input demoted to Debug and raw messages dropped.
+//
+// # Logging
+//
+// Keys: callId, method, status, remoteAddr, err. Info for serving, call
+// start, answer and end; Debug for messages; never whole messages at Warn or
+// Error.
+package sip
