@@ -113,6 +113,7 @@ func without(p sip.HeaderParams, key string) sip.HeaderParams {
 
 // canceled runs after sipgo answered a CANCEL (200) and the INVITE (487).
 func (c *call) canceled() {
+	c.a.absorbAck(c.invTx)
 	c.end(EndReason{Cause: EndCancel}, true)
 }
 

@@ -14,17 +14,17 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // establish runs INVITE → 100 → 200 → ACK → OnAck with an auto-answering
 // app and returns the peer's dialog and the 200.
-func establish(t *testing.T, p *peer, app *inboundApp, offer string, extra ...string) *dialog {
+func establish(t *testing.T, p *peer, app *inboundApp, offer string, extra ...string) (*dialog, *InboundCall) {
 	t.Helper()
 	d := p.newDialog()
 	d.invite(offer, extra...)
 	p.expect(100)
 	res := p.expect(200)
 	d.established(res)
-	app.call(t)
+	c := app.call(t)
 	d.ack(1, "")
 	app.rec.expect("ack")
-	return d
+	return d, c
 }
 
 func TestInboundCallAnswerAckBye(t *testing.T) {
@@ -161,11 +161,7 @@ func TestInboundHangupAfterAck(t *testing.T) {
 	answerAll(app)
 	a := startAgent(t, Config{OnInvite: app.OnInvite}, agentOpts{})
 	p := newUDPPeer(t, a)
-	d := establish(t, p, app, sdpOffer(30000, "0"))
-	_ = d
-	var c *InboundCall
-	// the call was consumed by establish; hang up through a fresh lookup
-	c = &InboundCall{c: a.findDialog(d.callID, d.toTag)}
+	d, c := establish(t, p, app, sdpOffer(30000, "0"))
 	if err := c.Hangup(); err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestReinviteWithoutSDP(t *testing.T) {
 	answerAll(app)
 	a := startAgent(t, Config{OnInvite: app.OnInvite}, agentOpts{})
 	p := newUDPPeer(t, a)
-	d := establish(t, p, app, sdpOffer(30000, "0"))
+	d, _ := establish(t, p, app, sdpOffer(30000, "0"))
 	d.req("INVITE", "")
 	res := p.expect(200)
 	// Our full offer, on the same port.
@@ -106,7 +106,7 @@ func TestUpdateInfoReferOptions(t *testing.T) {
 	answerAll(app)
 	a := startAgent(t, Config{OnInvite: app.OnInvite}, agentOpts{})
 	p := newUDPPeer(t, a)
-	d := establish(t, p, app, sdpOffer(30000, "0"))
+	d, _ := establish(t, p, app, sdpOffer(30000, "0"))
 
 	d.req("UPDATE", "")
 	if res := p.expect(200); len(res.Body()) != 0 {

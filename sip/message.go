@@ -184,7 +184,24 @@ func (a *Agent) sendResponse(tx *sip.ServerTx, res *sip.Response) error {
 		a.log.Debug("sip: response not sent", keyCallID, callIDOf(res), keyStatus, res.StatusCode, keyErr, err)
 		return fmt.Errorf("sip: respond %d: %w: %w", res.StatusCode, ErrTransport, err)
 	}
+	if res.StatusCode >= 300 && tx.Origin().IsInvite() {
+		a.absorbAck(tx)
+	}
 	return nil
+}
+
+// absorbAck takes the ACK to a non-2xx final response of an INVITE
+// transaction. Without a reader sipgo parks a goroutine per such ACK until
+// Timer I (5 s over UDP) ends the transaction (the trap of sipgo#349); this
+// one ends with the ACK.
+func (a *Agent) absorbAck(tx *sip.ServerTx) {
+	a.goFunc(func() {
+		select {
+		case <-tx.Acks():
+		case <-tx.Done():
+		case <-a.done:
+		}
+	})
 }
 
 func callIDOf(m sip.Message) string {
