@@ -64,7 +64,14 @@ func (a *Agent) onInvite(req *sip.Request, tx *sip.ServerTx) {
 		keyRemoteAddr, req.Source(), "transport", req.Transport())
 	ic := &InboundCall{c: c}
 	c.ev.push(func() {
+		ok := false
+		defer func() {
+			if !ok { // OnInvite panicked (the serializer logs it): answer anyway
+				_ = ic.Reject(500, "")
+			}
+		}()
 		h := a.cfg.OnInvite(ic)
+		ok = true
 		c.mu.Lock()
 		c.handler = h
 		pending := h == nil && c.state == csEarly
