@@ -1,0 +1,106 @@
+package callback
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/mediaserver-go/mediaserver"
+)
+
+// promptFile serves GET, HEAD, PUT and DELETE /{domain}/promptfile/{filename}
+// (API.md §3.10). The name is checked by the server's prompt store (plain
+// file names only); the path itself was checked for . and .. segments.
+func (a *API) promptFile(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("filename")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		a.getPrompt(w, r, name)
+	case http.MethodPut:
+		a.putPrompt(w, r, name)
+	case http.MethodDelete:
+		if err := a.srv.DeletePrompt(name); err != nil {
+			a.fail(w, r, "promptfile", err)
+			return
+		}
+		a.ok(w, okResponse{})
+	default:
+		methodNotAllowed(w, "GET, HEAD, PUT, DELETE, OPTIONS")
+	}
+}
+
+// getPrompt sends the file name names: the exact name, then name.wav,
+// then name.mp3, as the IVR resolves a phrase's fileName.
+func (a *API) getPrompt(w http.ResponseWriter, r *http.Request, name string) {
+	f, fi, resolved, err := a.openPrompt(name)
+	if err != nil {
+		a.fail(w, r, "promptfile", err)
+		return
+	}
+	defer func() { _ = f.Close() }()
+	w.Header().Set("Content-Type", audioType(resolved))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": resolved}))
+	http.ServeContent(w, r, resolved, fi.ModTime(), f)
+}
+
+func (a *API) openPrompt(name string) (*os.File, fs.FileInfo, string, error) {
+	f, fi, err := a.srv.OpenPrompt(name)
+	if err == nil || !errors.Is(err, mediaserver.ErrNotFound) {
+		return f, fi, name, err
+	}
+	for _, ext := range []string{".wav", ".mp3"} {
+		if f, fi, err2 := a.srv.OpenPrompt(name + ext); err2 == nil {
+			return f, fi, name + ext, nil
+		}
+	}
+	return nil, nil, "", fmt.Errorf("prompt file %q (nor .wav or .mp3): %w", name, mediaserver.ErrNotFound)
+}
+
+// audioType is the Content-Type of a prompt file by its extension.
+func audioType(name string) string {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".wav":
+		return "audio/wav"
+	case ".mp3":
+		return "audio/mpeg"
+	}
+	return "application/octet-stream"
+}
+
+// putPrompt stores the raw body under name, atomically, at most
+// MaxPromptSize bytes.
+func (a *API) putPrompt(w http.ResponseWriter, r *http.Request, name string) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !(strings.HasPrefix(mt, "audio/") || mt == "application/octet-stream") {
+			writeError(w, http.StatusUnsupportedMediaType, codeInvalidRequest,
+				fmt.Sprintf("Content-Type %q: want audio/* or application/octet-stream", ct))
+			return
+		}
+	}
+	switch {
+	case r.ContentLength == 0:
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "empty body")
+		return
+	case r.ContentLength > a.cfg.MaxPromptSize:
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestEntityTooLarge, codeInvalidRequest,
+			fmt.Sprintf("%s bytes is over the limit of %d", strconv.FormatInt(r.ContentLength, 10), a.cfg.MaxPromptSize))
+		return
+	}
+	if _, err := a.srv.PutPrompt(r.Context(), name, r.Body, a.cfg.MaxPromptSize); err != nil {
+		if errors.Is(err, mediaserver.ErrTooLarge) {
+			w.Header().Set("Connection", "close")
+		}
+		a.fail(w, r, "promptfile", err)
+		return
+	}
+	a.ok(w, okResponse{})
+}
