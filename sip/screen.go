@@ -78,10 +78,10 @@ func screenRequestLine(line string) (int, string) {
 // validVersion accepts "SIP/<digits>.<digits>"; versions other than 2.0 are
 // answered 505 later, by validateRequest.
 func validVersion(v string) bool {
-	rest, ok := strings.CutPrefix(v, "SIP/")
-	if !ok {
+	if len(v) < 4 || !strings.EqualFold(v[:4], "SIP/") {
 		return false
 	}
+	rest := v[4:]
 	maj, min, ok := strings.Cut(rest, ".")
 	return ok && allDigits(maj) && allDigits(min)
 }

@@ -50,7 +50,7 @@ func reject(code int, reason string, hdrs ...sip.Header) *rejection {
 // RFC 4475 §3.3.11: Max-Forwards 0 is for proxies, an endpoint processes
 // such a request normally, so there is no 483 here.
 func validateRequest(req *sip.Request) *rejection {
-	if req.SipVersion != "SIP/2.0" {
+	if !strings.EqualFold(req.SipVersion, "SIP/2.0") {
 		return reject(505, "Version Not Supported")
 	}
 	if r := checkHeaders(req); r != nil {
