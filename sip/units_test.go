@@ -213,3 +213,25 @@ func TestAgentLifecycle(t *testing.T) {
 		t.Fatalf("Invite after Close: %v", err)
 	}
 }
+
+func TestServeReturnsWhenAListenerFails(t *testing.T) {
+	a, err := NewAgent(Config{ListenAddr: "127.0.0.1:0", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.Serve(context.Background()) }()
+	<-a.Ready()
+	a.mu.Lock()
+	udp := a.udpConn
+	a.mu.Unlock()
+	_ = udp.Close() // not through Close: the listener "fails"
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrTransport) {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Serve did not return")
+	}
+}
