@@ -20,9 +20,12 @@ type Codec struct {
 	ClockRate uint32
 }
 
-// The codecs this server speaks, in default preference order.
+// The codecs this server speaks, in default preference order. Treat them as
+// constants.
 var (
+	// PCMU is G.711 µ-law, static payload type 0.
 	PCMU = Codec{PayloadType: 0, Name: "PCMU", ClockRate: 8000}
+	// PCMA is G.711 A-law, static payload type 8.
 	PCMA = Codec{PayloadType: 8, Name: "PCMA", ClockRate: 8000}
 )
 
@@ -31,9 +34,13 @@ type Direction uint8
 
 // Directions of RFC 3264. The zero value means sendrecv.
 const (
+	// SendRecv: media flows both ways.
 	SendRecv Direction = iota
+	// SendOnly: the side that wrote it only sends.
 	SendOnly
+	// RecvOnly: the side that wrote it only receives.
 	RecvOnly
+	// Inactive: no media either way.
 	Inactive
 )
 
@@ -47,9 +54,11 @@ type Media struct {
 	RTCP netip.AddrPort
 	// RTCPMux is true when both sides agreed on a=rtcp-mux.
 	RTCPMux bool
-	// Codec is the one audio codec chosen.
+	// Codec is the one audio codec chosen, with the payload type to send
+	// it with (the offerer's number when we answer).
 	Codec Codec
-	// TelephoneEvent is the RFC 4733 payload type, or -1 when none was negotiated.
+	// TelephoneEvent is the RFC 4733 payload type (the offerer's number when
+	// we answer), or -1 when none was negotiated.
 	TelephoneEvent int
 	// Direction is the direction attribute of the remote SDP, as the remote
 	// side wrote it (sendonly means the remote only sends).
@@ -68,11 +77,14 @@ func (m Media) CanSend() bool {
 
 // LocalMedia is our side of a stream: where we receive and what we accept.
 type LocalMedia struct {
-	// Addr is the advertised RTP address (c= line).
+	// Addr is the advertised RTP address (c= line); the zero value means
+	// Config.PublicHost, which must then be an IP address.
 	Addr netip.Addr
 	// Port is our RTP port; RTCP is Port+1 unless rtcp-mux is agreed.
 	Port int
 	// Codecs lists what we accept in preference order; nil means PCMU, PCMA.
+	// Our offers list them with their payload types (plus telephone-event
+	// 101); answers pick the offerer's first codec that is in this list.
 	Codecs []Codec
 	// Direction is our direction in an offer we make: SendRecv by default,
 	// SendOnly for a listen-only monitor leg. In answers the direction is
