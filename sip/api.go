@@ -88,7 +88,8 @@ type LocalMedia struct {
 	Codecs []Codec
 	// Direction is our direction in an offer we make: SendRecv by default,
 	// SendOnly for a listen-only monitor leg. In answers the direction is
-	// derived from the offer (decision 6).
+	// derived from the offer (decision 6), limited to what Direction allows
+	// (a SendOnly leg answers a sendrecv offer with sendonly).
 	Direction Direction
 }
 
