@@ -71,9 +71,9 @@ func TestBadIDs(t *testing.T) {
 		{"interrupt a non-IVR connection", func() error {
 			return srv.InterruptIvrCommand(ctx, mediaserver.InterruptIvrCommandRequest{ReplyID: ab.ReplyID})
 		}, mediaserver.ErrInvalidState},
-		{"stop a recording that does not run", func() error {
+		{"stop a conference recording without replyId", func() error {
 			return srv.StopRecording(ctx, mediaserver.RecordingRequest{ConnectionID: localConf})
-		}, mediaserver.ErrInvalidState},
+		}, mediaserver.ErrInvalid},
 		{"stop recording of another server's conference", func() error {
 			return srv.StopRecording(ctx, mediaserver.RecordingRequest{ConnectionID: conf, ReplyID: ab.ReplyID})
 		}, mediaserver.ErrNotFound},

@@ -25,10 +25,11 @@ type Conference struct {
 	mixer   *media.Mixer
 	idle    *time.Timer
 
-	mu      sync.Mutex // guards members, rec, joined
+	mu      sync.Mutex // guards members, rec, joined, frame
 	members map[*Participant]*media.MixerMember
 	joined  bool
 	rec     *recording // a recording of the mix, if any
+	frame   media.Frame
 }
 
 // ID returns the conference's connection ID.
@@ -66,24 +67,34 @@ func (s *Server) CreateConferenceConnection(ctx context.Context, req CreateConfe
 		}
 		f.rec = rec
 	}
-	s.register(id, &object{conf: f})
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		if f.rec != nil {
+			_, _ = f.rec.rec.Close()
+		}
+		return "", ErrServerClosed
+	}
+	s.objects[id] = &object{conf: f}
+	s.confs[f] = struct{}{}
+	s.mu.Unlock()
 	s.clock.AddProcessor(f)
 	f.idle = time.AfterFunc(s.cfg.ConferenceIdleTimeout, func() { f.endIfEmpty(true) })
 	f.log.Info("conference created")
 	return id, nil
 }
 
-// Process mixes one tick and feeds the conference's recording.
+// Process mixes one tick and feeds the conference's recording. The
+// recording is written under f.mu (Write never blocks), so that a
+// StopRecording that took it away is never written to afterwards.
 func (f *Conference) Process(now time.Time) {
 	f.mixer.Process(now)
 	f.mu.Lock()
-	rec := f.rec
-	f.mu.Unlock()
-	if rec != nil {
-		var mix media.Frame
-		f.mixer.Mix(&mix)
-		rec.rec.Write(&mix)
+	if f.rec != nil {
+		f.mixer.Mix(&f.frame)
+		f.rec.rec.Write(&f.frame)
 	}
+	f.mu.Unlock()
 }
 
 // conference looks up a live conference by ID.
@@ -129,6 +140,7 @@ func (ss *Session) join(p *Participant, f *Conference) error {
 			ReplyID:             f.replyID(),
 			CallerParticipantID: p.id,
 			CallerUser:          p.user,
+			CallRecording:       len(ss.recs) > 0 || f.recording(),
 		}
 		ss.notify("callAnswered", func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
 	}
@@ -161,7 +173,20 @@ func (ss *Session) leaveConference(p *Participant) {
 // left, or when nobody joined before the idle timeout.
 func (f *Conference) endIfEmpty(idle bool) {
 	f.mu.Lock()
-	if len(f.members) > 0 || f.dead.Load() || (idle && f.joined) || (!idle && !f.joined) {
+	empty := len(f.members) == 0 && (idle && !f.joined || !idle && f.joined)
+	f.mu.Unlock()
+	if empty {
+		f.log.Info("conference ended", "idle", idle)
+		f.end()
+	}
+}
+
+// end stops the conference: its mixer leaves the clock, its recording
+// finishes, its ID is forgotten. Members still in it hear silence (Close
+// hangs them up).
+func (f *Conference) end() {
+	f.mu.Lock()
+	if f.dead.Load() {
 		f.mu.Unlock()
 		return
 	}
@@ -174,11 +199,29 @@ func (f *Conference) endIfEmpty(idle bool) {
 	f.srv.clock.RemoveProcessor(f)
 	f.srv.mu.Lock()
 	delete(f.srv.objects, f.id)
+	delete(f.srv.confs, f)
 	f.srv.mu.Unlock()
-	f.log.Info("conference ended", "idle", idle)
 	if rec != nil {
 		f.srv.finishDetached(rec)
 	}
+}
+
+// recording reports whether the conference's mix is recorded.
+func (f *Conference) recording() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rec != nil
+}
+
+// conferences returns the live conferences.
+func (s *Server) conferences() []*Conference {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conference, 0, len(s.confs))
+	for f := range s.confs {
+		out = append(out, f)
+	}
+	return out
 }
 
 // MuteParticipant mutes a conference member (direction "in": what it
@@ -205,7 +248,7 @@ func (s *Server) setMute(req MuteRequest, on bool) error {
 	if err != nil {
 		return err
 	}
-	if !r.authorises(p) && (r.obj.conf == nil || p.inConference.Load() != r.obj.conf) {
+	if !r.authorises(p) {
 		return fmt.Errorf("replyId does not name participant %s or its conference: %w", p.id, ErrInvalidState)
 	}
 	in, out := true, true

@@ -48,6 +48,7 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 	c.gen.Store(1)
 	ss.conns[id] = c
 	ss.srv.register(id, &object{conn: c})
+	ss.ids = append(ss.ids, id)
 	for _, p := range []*Participant{caller, callee} {
 		p.conn = c
 		p.curConn.Store(c)
@@ -64,6 +65,7 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 			CallerUser:          caller.user,
 			CalleeUser:          callee.user,
 			IVR:                 callee.kind == KindIVR,
+			CallRecording:       len(ss.recs) > 0,
 		}
 		ss.notify("callAnswered", func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
 	}

@@ -3,6 +3,7 @@ package mediaserver
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/mediaserver-go/mediaserver/sip"
 )
@@ -86,7 +87,10 @@ func (s *Server) splitConference(f *Conference) {
 // Connect connects the participant a replyId names with another
 // participant (API.md §3.6): that one's IVR hold connection is dropped
 // without asking, a participant of another session moves into this one
-// (decision 2), and callAnswered follows for the new connection.
+// (decision 2), and callAnswered follows for the new connection. The other
+// participant must be answered and either unconnected or on an IVR; else
+// the first is asked again with callEvent calledPartyDrop (reason
+// connectFailed).
 func (s *Server) Connect(ctx context.Context, req ConnectRequest) error {
 	if s.closed.Load() {
 		return ErrServerClosed
@@ -99,15 +103,20 @@ func (s *Server) Connect(ctx context.Context, req ConnectRequest) error {
 	if p == nil {
 		return fmt.Errorf("replyId must name a participant (its callEvent's): %w", ErrInvalidState)
 	}
-	target, err := s.participant(req.ParticipantID)
-	if err != nil {
+	if err := s.checkConnectTarget(p, req.ParticipantID); err != nil {
 		return err
 	}
-	if target == p || target.kind == KindIVR || target.kind == KindMonitor {
-		return fmt.Errorf("cannot connect %s with %s: %w", p.id, target.id, ErrInvalidState)
+	var rec *recording
+	if req.CallRecording {
+		if rec, err = s.newRecording(req.Filename, "", 1); err != nil {
+			return err
+		}
 	}
-	act := Action{Action: ActionConnect, ParticipantID: target.id, CallRecording: req.CallRecording, Filename: req.Filename}
+	act := Action{Action: ActionConnect, ParticipantID: req.ParticipantID}
 	p.post(func(ss *Session) {
+		if rec != nil && ss.addRecording(rec) != nil {
+			ss.srv.discard(rec)
+		}
 		if p.gone() {
 			return
 		}
@@ -116,36 +125,73 @@ func (s *Server) Connect(ctx context.Context, req ConnectRequest) error {
 	return nil
 }
 
-// connectWith carries out action connect for p (unconnected, or on an
-// IVR): it fetches the target, dropping its IVR hold connection, and
-// connects them. A target in another session is handed over by its own
-// loop first.
+// checkConnectTarget validates what can be checked at once (decision 1):
+// the target exists, is another SIP participant, and lives on this
+// instance (decision 2: else 409).
+func (s *Server) checkConnectTarget(p *Participant, targetID string) error {
+	if targetID == "" {
+		return fmt.Errorf("participantId is required: %w", ErrInvalid)
+	}
+	if inst, _, _ := strings.Cut(targetID, "-"); inst != s.cfg.InstanceID {
+		return fmt.Errorf("participant %s lives on instance %q: %w", targetID, inst, ErrInvalidState)
+	}
+	target, err := s.participant(targetID)
+	if err != nil {
+		return err
+	}
+	if target == p || target.kind == KindIVR || target.kind == KindMonitor || p.kind == KindIVR {
+		return fmt.Errorf("cannot connect %s with %s: %w", p.id, target.id, ErrInvalidState)
+	}
+	return nil
+}
+
+// connectWith carries out action connect for p. A target of another
+// session is handed over by that session's loop first.
 func (ss *Session) connectWith(p *Participant, act Action) {
-	target, err := ss.srv.participant(act.ParticipantID)
-	if err != nil || target == p || target.kind == KindIVR || target.kind == KindMonitor {
-		p.log.Warn("connect: no such participant to connect with; asking again", "target", act.ParticipantID, logErr, err)
-		ss.askAbout(p, &CallEventRequest{Event: EventCalledPartyDrop, Reason: ReasonHangup})
+	if err := ss.srv.checkConnectTarget(p, act.ParticipantID); err != nil {
+		ss.connectFailed(p, err)
 		return
 	}
-	if act.CallRecording {
-		if err := ss.startRecording(act.Filename, "", act.RecordingChannels); err != nil {
-			p.log.Warn("connect: recording not started", logErr, err)
-		}
-	}
+	target, _ := ss.srv.participant(act.ParticipantID)
 	if other := target.session(); other != ss {
-		// Decision 2: the target moves into this session. Its own loop
-		// releases it; ours adopts it.
-		other.post(func() { other.handOver(target, ss, p) })
+		if !other.post(func() { other.handOver(target, ss, p) }) {
+			ss.connectFailed(p, fmt.Errorf("participant %s left: %w", target.id, ErrInvalidState))
+		}
 		return
 	}
 	ss.attach(p, target)
 }
 
-// handOver runs on the target's old session: it detaches target (dropping
-// an IVR hold) and moves it to dst, where attach connects it with p.
+// connectFailed asks the application again about p, whose connect could
+// not be carried out. It is posted, never nested, so that an application
+// that keeps answering the same impossible connect cannot grow the stack.
+func (ss *Session) connectFailed(p *Participant, err error) {
+	p.log.Warn("connect failed; asking again", logErr, err)
+	ss.post(func() {
+		ss.askAbout(p, &CallEventRequest{Event: EventCalledPartyDrop, Reason: "connectFailed"})
+	})
+}
+
+// connectable reports whether target may be connected: answered, and
+// unconnected or on an IVR hold connection.
+func connectable(target *Participant) bool {
+	if target.gone() || target.state != stateUp || target.calledFor != nil {
+		return false
+	}
+	if c := target.conn; c != nil && c.other(target).kind != KindIVR {
+		return false
+	}
+	return true
+}
+
+// handOver runs on the target's session: it detaches target (dropping an
+// IVR hold) and moves it to dst, whose loop adopts it and connects it with
+// p. When dst ended meanwhile, target stays here and is asked about.
 func (ss *Session) handOver(target *Participant, dst *Session, p *Participant) {
-	if target.gone() || target.session() != ss {
-		dst.post(func() { dst.attach(p, target) })
+	if target.session() != ss || !connectable(target) || target.remoteEnded.Load() {
+		dst.post(func() {
+			dst.connectFailed(p, fmt.Errorf("participant %s cannot be connected: %w", target.id, ErrInvalidState))
+		})
 		return
 	}
 	ss.detach(target)
@@ -153,14 +199,28 @@ func (ss *Session) handOver(target *Participant, dst *Session, p *Participant) {
 	if ss.first == target {
 		ss.first = nil
 	}
-	target.sess.Store(dst)
 	target.log = dst.log.With(logParticipantID, target.id)
-	dst.post(func() {
-		dst.parts[target.id] = target
-		dst.attach(p, target)
-	})
+	target.sess.Store(dst)
+	if !dst.post(func() { dst.adopt(p, target) }) {
+		// p's session ended: keep target and let the application decide.
+		target.sess.Store(ss)
+		target.log = ss.log.With(logParticipantID, target.id)
+		ss.parts[target.id] = target
+		ss.askAbout(target, &CallEventRequest{Event: EventCalledPartyDrop, Reason: "connectFailed"})
+		return
+	}
 	ss.refreshTap()
 	ss.completeIfEmpty()
+}
+
+// adopt takes a participant handed over by another session and connects
+// it with p.
+func (ss *Session) adopt(p, target *Participant) {
+	if !target.gone() {
+		ss.parts[target.id] = target
+		ss.ids = append(ss.ids, target.id)
+	}
+	ss.attach(p, target)
 }
 
 // detach frees target for a new connection: an IVR hold connection is
@@ -175,29 +235,37 @@ func (ss *Session) detach(target *Participant) {
 		}
 	}
 	ss.leaveConference(target)
-	if q := target.callee; q != nil {
-		target.callee = nil
-		q.calledFor = nil
-		ss.hangup(q, ReasonHangup, 0)
-	}
+	ss.refreshTap()
 }
 
-// attach connects p with target, both in ss now.
+// attach connects p with target, both in ss now. Whichever left meanwhile,
+// the other is asked about.
 func (ss *Session) attach(p, target *Participant) {
-	if p.gone() {
+	switch {
+	case p.gone() && target.gone():
 		ss.completeIfEmpty()
 		return
+	case p.gone():
+		ss.askAbout(target, &CallEventRequest{Event: EventCalledPartyDrop, Reason: ReasonHangup})
+		return
+	case target.gone() || !connectable(target):
+		ss.connectFailed(p, fmt.Errorf("participant %s cannot be connected: %w", target.id, ErrInvalidState))
+		return
 	}
-	if target.gone() {
-		p.log.Info("connect: the other participant left; asking again")
-		ss.askAbout(p, &CallEventRequest{Event: EventCalledPartyDrop, Reason: ReasonHangup})
+	if c := p.conn; c != nil && c.other(p).kind != KindIVR {
+		ss.connectFailed(p, fmt.Errorf("participant %s is connected already: %w", p.id, ErrInvalidState))
 		return
 	}
 	ss.detach(target)
 	ss.detach(p)
+	if q := p.callee; q != nil {
+		p.callee, q.calledFor = nil, nil
+		ss.hangup(q, ReasonHangup, 0)
+	}
 	if err := p.answer(); err != nil {
 		p.log.Warn("connect: answering failed", logErr, err)
 		ss.hangup(p, ReasonHangup, 0)
+		ss.askAbout(target, &CallEventRequest{Event: EventCalledPartyDrop, Reason: ReasonHangup})
 		return
 	}
 	caller, callee := p, target
@@ -205,7 +273,6 @@ func (ss *Session) attach(p, target *Participant) {
 		caller, callee = target, p
 	}
 	ss.connect(caller, callee)
-	ss.refreshTap()
 }
 
 // PlaceIvrCallResult is the answer to PlaceIvrCall.
@@ -224,6 +291,13 @@ func (s *Server) PlaceIvrCall(ctx context.Context, req PlaceIvrCallRequest) (Pla
 	if req.DestAddr == "" {
 		return PlaceIvrCallResult{}, fmt.Errorf("destAddr is required: %w", ErrInvalid)
 	}
+	var rec *recording
+	if req.CallRecording {
+		var err error
+		if rec, err = s.newRecording(req.Filename, "", 1); err != nil {
+			return PlaceIvrCallResult{}, err
+		}
+	}
 	ss := s.newSession(req.SessionReferenceID)
 	p := ss.newParticipant(KindCaller, sip.Address{URI: req.DestAddr, User: userOf(req.DestAddr)})
 	p.state = stateCalling
@@ -231,21 +305,25 @@ func (s *Server) PlaceIvrCall(ctx context.Context, req PlaceIvrCallRequest) (Pla
 	ep, err := s.newEndpoint(p)
 	if err != nil {
 		ss.finish()
+		if rec != nil {
+			s.discard(rec)
+		}
 		return PlaceIvrCallResult{}, fmt.Errorf("no media port: %w", err)
 	}
 	p.setEndpoint(ep)
 	if err := s.startSession(ss); err != nil {
 		p.release()
 		ss.finish()
+		if rec != nil {
+			s.discard(rec)
+		}
 		return PlaceIvrCallResult{}, err
 	}
 	ss.post(func() {
-		if req.CallRecording {
-			if err := ss.startRecording(req.Filename, "", 1); err != nil {
-				ss.log.Warn("placeivrcall: recording not started", logErr, err)
-			}
+		if rec != nil {
+			_ = ss.addRecording(rec)
 		}
-		out, err := s.agent.Invite(ss.ctx, sip.InviteRequest{Target: req.DestAddr, CallerID: req.CallerID, Local: p.localMedia()}, legEvents{p})
+		out, err := s.invite(ss, sip.InviteRequest{Target: req.DestAddr, CallerID: req.CallerID, Local: p.localMedia()}, legEvents{p})
 		if err != nil {
 			code, reason := failureOf(err)
 			ss.placedFailed(p, code, reason)
@@ -267,6 +345,6 @@ func (ss *Session) placedFailed(p *Participant, code int, reason string) {
 	h := ss.srv.handler
 	ev := &CallEventRequest{Meta: ss.meta(), Event: EventCalledPartyFailed, ParticipantID: p.id, ReplyID: p.replyID(),
 		User: p.user, Reason: reason, SipStatusCode: code}
-	_, _ = invoke(ss, "callEvent", nil, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	_, _ = invoke(ss, "callEvent", nil, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
 	ss.completeIfEmpty()
 }

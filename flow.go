@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mediaserver-go/mediaserver/sip"
 )
@@ -70,7 +71,7 @@ func (ss *Session) onNewCall(p *Participant) {
 		DisplayName:   from.DisplayName,
 	}
 	h := ss.srv.handler
-	act, err := invoke(ss, "newCall", p, func(ctx context.Context) (Action, error) { return h.NewCall(ctx, req) })
+	act, err := invoke(ss, "newCall", p, true, func(ctx context.Context) (Action, error) { return h.NewCall(ctx, req) })
 	if err != nil {
 		act = fallbackNewCall
 	}
@@ -163,14 +164,15 @@ func (ss *Session) call(p *Participant, dest, callerID string) error {
 	p.callee = q
 	ep, err := ss.srv.newEndpoint(q)
 	if err != nil {
-		ss.failCallee(q, 503, ReasonUnreachable)
+		q.log.Warn("no media port for the callee", logErr, err)
+		ss.post(func() { ss.failCallee(q, 503, ReasonUnreachable) })
 		return nil
 	}
 	q.setEndpoint(ep)
 	if callerID == "" {
 		callerID = p.user
 	}
-	out, err := ss.srv.agent.Invite(ss.ctx, sip.InviteRequest{
+	out, err := ss.srv.invite(ss, sip.InviteRequest{
 		Target:   dest,
 		CallerID: callerID,
 		Local:    q.localMedia(),
@@ -178,7 +180,9 @@ func (ss *Session) call(p *Participant, dest, callerID string) error {
 	if err != nil {
 		q.log.Info("invite failed", "dest", dest, logErr, err)
 		code, reason := failureOf(err)
-		ss.failCallee(q, code, reason)
+		// Posted, not nested: an application that answers every failure
+		// with another impossible call must not grow the stack.
+		ss.post(func() { ss.failCallee(q, code, reason) })
 		return nil
 	}
 	q.out = out
@@ -260,10 +264,15 @@ func (ss *Session) onAnswer(q *Participant) {
 		return
 	}
 	p.callee = nil
+	if p.remoteEnded.Load() {
+		ss.hangup(q, ReasonHangup, 0) // the caller's CANCEL crossed the callee's 200
+		ss.leave(p, ReasonHangup)
+		return
+	}
 	if err := p.answer(); err != nil {
 		p.log.Warn("answering caller failed", logErr, err)
 		ss.hangup(p, ReasonHangup, 0)
-		ss.leave(q, ReasonHangup)
+		ss.hangup(q, ReasonHangup, 0)
 		return
 	}
 	ss.connect(p, q)
@@ -276,7 +285,7 @@ func (ss *Session) onFail(q *Participant, err error) {
 	}
 	code, reason := failureOf(err)
 	q.log.Info("callee failed", "status", code, "reason", reason, logErr, err)
-	if q.placed && q.state == stateCalling {
+	if q.placed && q.state == stateCalling && q.calledFor == nil {
 		ss.placedFailed(q, code, reason)
 		return
 	}
@@ -314,8 +323,11 @@ func failureOf(err error) (int, string) {
 		}
 		return se.Code, ReasonUnreachable
 	}
-	if errors.Is(err, sip.ErrTimeout) {
-		return 408, ReasonNoAnswer
+	switch {
+	case errors.Is(err, sip.ErrNoAnswer):
+		return 408, ReasonNoAnswer // our no-answer timer
+	case errors.Is(err, sip.ErrTimeout):
+		return 408, ReasonUnreachable // Timer B: nothing answered at all
 	}
 	return 503, ReasonUnreachable
 }
@@ -332,7 +344,6 @@ func (ss *Session) askAbout(p *Participant, ev *CallEventRequest) {
 		ss.leave(p, ReasonHangup)
 		return
 	}
-	p.gen.Add(1) // a new decision: older participant replyIds are stale
 	p.silence()
 	ev.Meta = ss.meta()
 	ev.ParticipantID = p.id
@@ -341,7 +352,7 @@ func (ss *Session) askAbout(p *Participant, ev *CallEventRequest) {
 		ev.User = p.user
 	}
 	h := ss.srv.handler
-	act, err := invoke(ss, "callEvent", p, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	act, err := invoke(ss, "callEvent", p, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
 	if err != nil {
 		act = fallbackCallEvent
 	}
@@ -387,7 +398,11 @@ func (ss *Session) leave(p *Participant, reason string) {
 		switch {
 		case other == nil || other.gone() || ss.closing:
 		case other.kind == KindIVR:
-			// An IVR whose caller left has nobody to serve.
+			// An IVR whose caller left has nobody to serve; a message it
+			// was recording is reported first (voicemail).
+			if rec := other.player.FinishRecording(); rec != nil {
+				ss.finalIvrReport(other, c, rec)
+			}
 			ss.leave(other, reason)
 		default:
 			ss.askAbout(other, &CallEventRequest{Event: event, Reason: reason, ConnectionID: c.id})
@@ -406,12 +421,22 @@ func (ss *Session) hangup(p *Participant, reason string, code int) {
 }
 
 func (ss *Session) onMediaTimeout(p *Participant) {
+	if p.kind == KindMonitor {
+		if ss.monitor == p {
+			ss.dropMonitor(408)
+		}
+		return
+	}
 	if p.gone() {
 		return
 	}
 	p.log.Warn("media timeout: hanging up")
 	ss.hangup(p, ReasonMediaTimeout, 408)
 }
+
+// crossSourceWindow: the same digit from another source within this time
+// is the same press (a phone sending in-band tones and INFO both).
+const crossSourceWindow = 500 * time.Millisecond
 
 // digitSource is how a participant sends its digits.
 type digitSource uint8
@@ -431,13 +456,20 @@ func (ss *Session) onDigit(p *Participant, digit byte, src digitSource) {
 	if p.gone() {
 		return
 	}
+	now := time.Now()
+	if digit == p.lastDigit && src != p.lastDigitSrc && now.Sub(p.lastDigitAt) < crossSourceWindow {
+		return // the same press seen through a second source
+	}
+	p.lastDigit, p.lastDigitSrc, p.lastDigitAt = digit, src, now
 	switch {
-	case src == digitInband && p.dtmfFrom == digitRTP:
-		return
+	case src == digitInband && p.dtmfFrom != 0 && p.dtmfFrom != digitInband:
+		return // the leg signals its digits; tones in its audio are echoes of them
 	case src == digitINFO && p.dtmfFrom == digitRTP, src == digitRTP && p.dtmfFrom == digitINFO:
 		p.log.Debug("digit ignored: this leg sends its digits another way", "digit", string(digit))
 		return
-	case p.dtmfFrom == 0 && src != digitInband:
+	case src == digitINFO && p.dtmfFrom == digitInband:
+		p.dtmfFrom = src // INFO wins over in-band detection from now on
+	case p.dtmfFrom == 0:
 		p.dtmfFrom = src
 	}
 	p.log.Debug("digit", "digit", string(digit))

@@ -29,10 +29,7 @@ func (ss *Session) startIVR(p *Participant, first *IvrCommand) error {
 			v.post(func(ss *Session) { ss.onIvrResult(v, r) })
 		},
 	})
-	c := ss.connect(p, v)
-	if v.gone() || c.dead.Load() {
-		return nil // the caller left while callAnswered was delivered
-	}
+	ss.connect(p, v)
 	if first != nil {
 		ss.applyIvrCommand(v, *first)
 		return nil
@@ -52,7 +49,7 @@ func (ss *Session) askIVR(v *Participant, req *IvrCommandRequest) {
 	req.ParticipantID = v.id
 	req.ReplyID = c.replyID()
 	h := ss.srv.handler
-	cmd, err := invoke(ss, "getIvrCommand", v, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
+	cmd, err := invoke(ss, "getIvrCommand", v, true, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
 	if err != nil {
 		if errors.Is(err, errParticipantLeft) || ss.ctx.Err() != nil {
 			return
@@ -123,6 +120,22 @@ func (ss *Session) onIvrResult(v *Participant, r ivr.Result) {
 	ss.askIVR(v, req)
 }
 
+// finalIvrReport tells the application about a recording the caller cut
+// short by hanging up: one last getIvrCommand with reason "hangup" and
+// recordParams; its answer is ignored.
+func (ss *Session) finalIvrReport(v *Participant, c *Connection, rec *ivr.RecordResult) {
+	req := &IvrCommandRequest{
+		Meta:          ss.meta(),
+		ConnectionID:  c.id,
+		ParticipantID: v.id,
+		ReplyID:       c.replyID(),
+		Reason:        ReasonHangup,
+		RecordParams:  &RecordParams{FileName: rec.FileName, Duration: rec.Duration.Seconds(), Reason: rec.Reason},
+	}
+	h := ss.srv.handler
+	_, _ = invoke(ss, "getIvrCommand", nil, false, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
+}
+
 // removeIVR takes v out of the session without asking anyone: its
 // connection is dissolved and the caller stays up on silence.
 func (ss *Session) removeIVR(v *Participant) {
@@ -131,6 +144,7 @@ func (ss *Session) removeIVR(v *Participant) {
 	}
 	v.release()
 	delete(ss.parts, v.id)
+	ss.refreshTap()
 }
 
 // wireIVR makes the caller's leg play from and record into the player.

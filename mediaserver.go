@@ -173,6 +173,11 @@ type Server struct {
 	// base is the parent of every session context; cancelled by Close.
 	base       context.Context
 	cancelBase context.CancelFunc
+	// stopping ends when Close begins: it cancels pending decisions and
+	// outbound dials, so that Close returns promptly (also when called
+	// from inside a Handler).
+	stopping     context.Context
+	stopStopping context.CancelFunc
 
 	mu       sync.Mutex // guards sessions, objects
 	sessions map[string]*Session
@@ -182,7 +187,9 @@ type Server struct {
 	closed   atomic.Bool
 	served   atomic.Bool
 	done     chan struct{} // closed by Close
-	sessWG   sync.WaitGroup
+	sessWG   sync.WaitGroup // session loops and detached deliveries
+	handlers sync.WaitGroup // Handler goroutines; not awaited by Close
+	confs    map[*Conference]struct{}
 	closeErr error
 	once     sync.Once
 }
@@ -243,6 +250,8 @@ func New(cfg Config) (*Server, error) {
 		Logger:     cfg.Logger.With("component", "prompts"),
 	})
 	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.stopping, s.stopStopping = context.WithCancel(context.Background())
+	s.confs = make(map[*Conference]struct{})
 	s.agent, err = sip.NewAgent(sip.Config{
 		ListenAddr:      cfg.SIPAddr,
 		PublicHost:      cfg.PublicIP,
@@ -254,6 +263,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	if err != nil {
 		s.cancelBase()
+		s.stopStopping()
 		_ = s.store.Close()
 		return nil, fmt.Errorf("mediaserver: sip agent: %w", err)
 	}
@@ -334,6 +344,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.once.Do(func() {
 		s.draining.Store(true)
+		s.stopStopping()
 		s.mu.Lock()
 		s.closed.Store(true) // under mu: startSession cannot add after this
 		live := make([]*Session, 0, len(s.sessions))
@@ -345,6 +356,10 @@ func (s *Server) Close() error {
 			ss.post(func() { ss.shutdown() })
 		}
 		s.sessWG.Wait()
+		for _, f := range s.conferences() {
+			f.end() // never joined, or left running: their recordings finish
+		}
+		s.sessWG.Wait() // detached recordingReady deliveries
 		s.cancelBase()
 		s.closeErr = errors.Join(s.agent.Close(), s.clock.Close(), s.store.Close())
 		close(s.done)

@@ -40,6 +40,8 @@ func (s *Server) resolve(replyID string) (resolved, error) {
 		gen, dead = o.part.gen.Load(), o.part.dead.Load()
 	case o.conn != nil:
 		gen, dead = o.conn.gen.Load(), o.conn.dead.Load()
+	case o.conf != nil:
+		gen, dead = o.conf.gen.Load(), o.conf.dead.Load()
 	default:
 		return resolved{}, fmt.Errorf("replyId names %s: %w", ref.objectID, ErrNotFound)
 	}
@@ -72,6 +74,8 @@ func (r resolved) authorises(p *Participant) bool {
 		return r.obj.part == p
 	case r.obj.conn != nil:
 		return p.curConn.Load() == r.obj.conn
+	case r.obj.conf != nil:
+		return p.inConference.Load() == r.obj.conf
 	}
 	return false
 }
@@ -91,7 +95,7 @@ func (s *Server) HangupParticipant(ctx context.Context, req HangupParticipantReq
 	if err != nil {
 		return err
 	}
-	if p.session() != r.sess || (req.SessionID != "" && req.SessionID != p.session().id) {
+	if (r.obj.conf == nil && p.session() != r.sess) || (req.SessionID != "" && req.SessionID != p.session().id) {
 		return fmt.Errorf("participant %s is not in that session: %w", p.id, ErrNotFound)
 	}
 	if !r.authorises(p) {

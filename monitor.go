@@ -41,7 +41,7 @@ func (ss *Session) startMonitor() {
 	ss.monitor = m
 	ss.refreshTap()
 	ep.SetSource(ss.tap)
-	out, err := ss.srv.agent.Invite(ss.ctx, sip.InviteRequest{Target: ss.monitorAddr, CallerID: "monitor", Local: m.localMedia()}, monitorEvents{m})
+	out, err := ss.srv.invite(ss, sip.InviteRequest{Target: ss.monitorAddr, CallerID: "monitor", Local: m.localMedia()}, monitorEvents{m})
 	if err != nil {
 		code, _ := failureOf(err)
 		m.log.Info("monitor call failed", logErr, err)

@@ -79,19 +79,22 @@ type Participant struct {
 	inConference atomic.Pointer[Conference] // conf, for Server calls
 
 	// Owned by the session loop.
-	state     pstate
-	conn      *Connection
-	in        *sip.InboundCall
-	out       *sip.OutboundCall
-	ep        *media.Endpoint
-	player    *ivr.Player // IVR participants
-	dtmfFrom  digitSource // how this leg sends digits (decision 14)
-	placed    bool        // created by PlaceIvrCall
-	conf      *Conference // the conference it is in
-	member    *media.MixerMember
-	callee    *Participant // the leg being called for this participant
-	calledFor *Participant // on a callee: whom it is being called for
-	endCode   int          // SIP status that ended a failed callee
+	state        pstate
+	conn         *Connection
+	in           *sip.InboundCall
+	out          *sip.OutboundCall
+	ep           *media.Endpoint
+	player       *ivr.Player // IVR participants
+	dtmfFrom     digitSource // how this leg sends digits (decision 14)
+	lastDigit    byte        // the last digit, for cross-source de-duplication
+	lastDigitSrc digitSource
+	lastDigitAt  time.Time
+	placed       bool        // created by PlaceIvrCall
+	conf         *Conference // the conference it is in
+	member       *media.MixerMember
+	callee       *Participant // the leg being called for this participant
+	calledFor    *Participant // on a callee: whom it is being called for
+	endCode      int          // SIP status that ended a failed callee
 	// earlyMedia is set on a callee that sent 183 with SDP.
 	earlyMedia bool
 }
@@ -116,16 +119,24 @@ func (p *Participant) session() *Session { return p.sess.Load() }
 
 // post queues f on the event loop of p's current session. f runs only
 // while p belongs to that session: when connect moved p meanwhile, f
-// follows it to its new session.
+// follows it to its new session. Work for a participant whose session
+// ended is dropped.
 func (p *Participant) post(f func(ss *Session)) {
-	ss := p.session()
-	ss.post(func() {
-		if p.session() != ss {
-			p.post(f)
+	for range 4 { // a participant moves rarely; a few tries always suffice
+		ss := p.session()
+		if ss.post(func() {
+			if p.session() != ss {
+				p.post(f)
+				return
+			}
+			f(ss)
+		}) {
 			return
 		}
-		f(ss)
-	})
+		if p.session() == ss {
+			return
+		}
+	}
 }
 
 // MediaStats returns the counters of the participant's RTP endpoint: packets
@@ -157,6 +168,7 @@ func (ss *Session) newParticipant(kind ParticipantKind, addr sip.Address) *Parti
 		ss.first = p
 	}
 	ss.srv.register(id, &object{part: p})
+	ss.ids = append(ss.ids, id)
 	return p
 }
 
@@ -265,6 +277,18 @@ func (p *Participant) sipHangup(code int) {
 		p.log.Debug("hanging up", logErr, err)
 	}
 }
+
+// invite starts an outbound leg. Only the dial (DNS, TCP connect) is bound
+// to the context given to the agent, so it gets a limit of its own and
+// ends when the server begins to close.
+func (s *Server) invite(ss *Session, req sip.InviteRequest, h sip.OutboundHandler) (*sip.OutboundCall, error) {
+	ctx, cancel := context.WithTimeout(s.stopping, dialTimeout)
+	defer cancel()
+	return s.agent.Invite(ctx, req, h)
+}
+
+// dialTimeout bounds connecting to a callee (a TCP connect or DNS lookup).
+const dialTimeout = 10 * time.Second
 
 // legEvents turns a SIP dialog's events into work on the session loop.
 type legEvents struct{ p *Participant }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/mediaserver-go/mediaserver/ivr"
@@ -62,26 +63,42 @@ func (r *recording) finish(meta Meta) *RecordingReadyRequest {
 		Format:       "wav",
 	}
 	if err != nil {
-		req.Format = "wav" // the file holds what was written before the error
+		slog.Default().Warn("recording: finishing the file", "filename", r.filename, logErr, err)
 	}
 	return req
 }
 
-// startRecording records the session from now on.
+// startRecording records the session from now on (the newCall, call or
+// connect answers' callRecording).
 func (ss *Session) startRecording(name, connectionID string, channels int) error {
-	for _, r := range ss.recs {
-		if r.filename == name || r.connectionID == connectionID {
-			return fmt.Errorf("the session already records %s: %w", r.filename, ErrInvalidState)
-		}
-	}
 	r, err := ss.srv.newRecording(name, connectionID, channels)
 	if err != nil {
 		return err
+	}
+	if err := ss.addRecording(r); err != nil {
+		ss.srv.discard(r)
+		return err
+	}
+	return nil
+}
+
+// addRecording attaches a new recording to the session mix.
+func (ss *Session) addRecording(r *recording) error {
+	for _, x := range ss.recs {
+		if x.connectionID == r.connectionID {
+			return fmt.Errorf("the session already records %s: %w", x.filename, ErrInvalidState)
+		}
 	}
 	ss.recs = append(ss.recs, r)
 	ss.refreshTap()
 	ss.log.Info("recording started", "filename", r.filename, "channels", r.channels)
 	return nil
+}
+
+// discard abandons a recording that never started: its empty file goes.
+func (s *Server) discard(r *recording) {
+	_, _ = r.rec.Close()
+	_ = s.store.Delete(r.filename)
 }
 
 // stopRecording finishes recordings; recordingReady follows at once
@@ -97,7 +114,7 @@ func (ss *Session) stopRecording(connectionID string) {
 			keep = append(keep, r)
 		}
 	}
-	if len(done) == 0 {
+	if len(done) == 0 || connectionID == "" {
 		keep, done = nil, ss.recs
 	}
 	ss.recs = keep
@@ -156,20 +173,21 @@ func (s *Server) StartRecording(ctx context.Context, req RecordingRequest) error
 		f.mu.Unlock()
 		return nil
 	}
-	// Validate what can be validated now; the file is created on the
-	// session loop, where a taken name is logged.
-	if _, err := ivr.RecordingName(req.Filename); err != nil || req.Filename == "" {
-		return fmt.Errorf("filename %q: %w", req.Filename, ErrInvalid)
+	// The file is created here, so a bad or taken name is this call's
+	// error (decision 18); the session loop attaches it.
+	rec, err := s.newRecording(req.Filename, c.id, req.Channels)
+	if err != nil {
+		return err
 	}
 	ss := r.sess
-	ss.post(func() {
-		if c.dead.Load() {
-			return
+	if !ss.post(func() {
+		if c.dead.Load() || ss.addRecording(rec) != nil {
+			ss.srv.discard(rec)
 		}
-		if err := ss.startRecording(req.Filename, c.id, req.Channels); err != nil {
-			ss.log.Warn("startrecording", logErr, err)
-		}
-	})
+	}) {
+		s.discard(rec)
+		return fmt.Errorf("session of connection %s ended: %w", c.id, ErrStaleReply)
+	}
 	return nil
 }
 
@@ -203,17 +221,15 @@ func (s *Server) recordingTarget(req RecordingRequest) (resolved, *Connection, *
 	if req.ConnectionID == "" {
 		return resolved{}, nil, nil, fmt.Errorf("connectionId is required: %w", ErrInvalid)
 	}
-	if f, err := s.conference(req.ConnectionID); err == nil {
-		if req.ReplyID != "" {
-			if _, err := s.resolve(req.ReplyID); err != nil {
-				return resolved{}, nil, nil, err
-			}
-		}
-		return resolved{}, nil, f, nil
-	}
 	r, err := s.resolve(req.ReplyID)
 	if err != nil {
 		return resolved{}, nil, nil, err
+	}
+	if f := r.obj.conf; f != nil {
+		if f.id != req.ConnectionID {
+			return resolved{}, nil, nil, fmt.Errorf("replyId does not name connection %s: %w", req.ConnectionID, ErrNotFound)
+		}
+		return r, nil, f, nil
 	}
 	c := r.obj.conn
 	if c == nil {

@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -32,10 +31,10 @@ type Session struct {
 	ctx    context.Context //nolint:containedctx // the session's lifetime, see above
 	cancel context.CancelCauseFunc
 
-	qmu    sync.Mutex // guards queue
+	qmu    sync.Mutex // guards queue, ended
 	queue  []func()
+	ended  bool
 	signal chan struct{}
-	ended  atomic.Bool
 
 	// Owned by the event loop.
 	parts        map[string]*Participant
@@ -49,6 +48,7 @@ type Session struct {
 	monitor      *Participant                // the monitor leg
 	monitorAddr  string                      // monitorDestAddr of the newCall answer
 	monitorTried bool
+	ids          []string // registry IDs this session created or adopted
 }
 
 func (s *Server) newSession(refID string) *Session {
@@ -94,19 +94,22 @@ func (ss *Session) ID() string { return ss.id }
 // Context returns the session's lifetime context, done when it completes.
 func (ss *Session) Context() context.Context { return ss.ctx }
 
-// post queues f on the session's event loop. It never blocks; work posted
-// after the session ended is dropped.
-func (ss *Session) post(f func()) {
-	if ss.ended.Load() {
-		return
-	}
+// post queues f on the session's event loop and reports whether it was
+// queued: after the session ended nothing is (f is dropped). It never
+// blocks.
+func (ss *Session) post(f func()) bool {
 	ss.qmu.Lock()
+	if ss.ended {
+		ss.qmu.Unlock()
+		return false
+	}
 	ss.queue = append(ss.queue, f)
 	ss.qmu.Unlock()
 	select {
 	case ss.signal <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 func (ss *Session) next() func() {
@@ -134,14 +137,19 @@ func (ss *Session) run() {
 	}
 }
 
-// finish unregisters the session and everything it owned.
+// finish unregisters the session and everything it still owns.
 func (ss *Session) finish() {
-	ss.ended.Store(true)
+	ss.qmu.Lock()
+	ss.ended = true
+	rest := ss.queue
+	ss.queue = nil
+	ss.qmu.Unlock()
 	s := ss.srv
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
-	for id, o := range s.objects {
-		if o.owner() == ss {
+	delete(s.objects, ss.id)
+	for _, id := range ss.ids {
+		if o, ok := s.objects[id]; ok && o.owner() == ss {
 			delete(s.objects, id)
 		}
 	}
@@ -150,7 +158,7 @@ func (ss *Session) finish() {
 	// Work still queued runs now: what was posted for a participant that
 	// moved to another session follows it there; the rest finds every
 	// participant gone and does nothing.
-	for f := ss.next(); f != nil; f = ss.next() {
+	for _, f := range rest {
 		f()
 	}
 }
@@ -171,13 +179,19 @@ func (ss *Session) meta() Meta {
 // invoke runs one Handler call on a goroutine owned by the session and
 // waits for it up to the decision timeout (decision 1). A panic becomes a
 // *PanicError; a late answer is discarded. When about is not nil and that
-// participant leaves meanwhile, the call's context is cancelled at once.
-func invoke[T any](ss *Session, name string, about *Participant, fn func(ctx context.Context) (T, error)) (T, error) {
+// participant leaves meanwhile, the call's context is cancelled at once; a
+// decision (not an informational callback) is also cancelled when the
+// server begins to close, so Close called from inside a Handler returns.
+func invoke[T any](ss *Session, name string, about *Participant, decision bool, fn func(ctx context.Context) (T, error)) (T, error) {
 	parent, abort := context.WithCancelCause(ss.ctx)
 	defer abort(nil)
 	if about != nil {
 		about.abortDecision.Store(&abort)
 		defer about.abortDecision.Store(nil)
+	}
+	if decision {
+		stop := context.AfterFunc(ss.srv.stopping, func() { abort(ErrServerClosed) })
+		defer stop()
 	}
 	ctx, cancel := context.WithTimeout(parent, ss.srv.cfg.DecisionTimeout)
 	defer cancel()
@@ -186,9 +200,9 @@ func invoke[T any](ss *Session, name string, about *Participant, fn func(ctx con
 		err error
 	}
 	ch := make(chan result, 1)
-	ss.srv.sessWG.Add(1)
+	ss.srv.handlers.Add(1)
 	go func() {
-		defer ss.srv.sessWG.Done()
+		defer ss.srv.handlers.Done()
 		defer func() {
 			if r := recover(); r != nil {
 				ch <- result{err: &PanicError{Value: r, Stack: debug.Stack()}}
@@ -204,7 +218,8 @@ func invoke[T any](ss *Session, name string, about *Participant, fn func(ctx con
 		r.err = fmt.Errorf("%s: %w", name, errDecisionTimeout)
 	}
 	if cause := context.Cause(parent); cause != nil {
-		// The participant left or the session ended: nobody wants the answer.
+		// The participant left, the session ended or the server closes:
+		// nobody wants the answer.
 		var zero T
 		return zero, cause
 	}
@@ -224,7 +239,7 @@ func (ss *Session) logCallbackError(name string, err error) {
 
 // notify delivers an informational callback; its errors are only logged.
 func (ss *Session) notify(name string, fn func(ctx context.Context) error) {
-	_, _ = invoke(ss, name, nil, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	_, _ = invoke(ss, name, nil, false, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
 }
 
 // completeIfEmpty ends the session once its last participant left:

@@ -152,7 +152,8 @@ func (ss *Session) refreshTap() {
 	}
 	if ss.tap == nil {
 		ss.tap = &tap{}
-		ss.srv.clock.AddProcessor(ss.tap)
+		// After mixers and players, so it mixes this tick's frames.
+		ss.srv.clock.AddObserver(ss.tap)
 	}
 	var voices []tapVoice
 	var confs []*Conference
@@ -160,7 +161,10 @@ func (ss *Session) refreshTap() {
 	for _, p := range ss.parts {
 		v := tapVoice{p: p, first: p == ss.first, inConf: p.conf}
 		switch {
-		case p.kind == KindIVR && p.player != nil:
+		case p.kind == KindIVR:
+			if p.player == nil || p.conn == nil {
+				continue // an IVR plays only while connected
+			}
 			v.ivr = p.player
 		case p.ep != nil:
 			s := ss.sinks[p]

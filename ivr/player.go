@@ -126,6 +126,14 @@ func (p *Player) Close() error {
 	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
+	p.mu.Lock()
+	for _, r := range p.inbox.recFile { // opened, never seen by the clock
+		if r.seq != p.st.seq || p.st.rec.file != r.file {
+			discardFile(r.file)
+		}
+	}
+	p.inbox.recFile = nil
+	p.mu.Unlock()
 	return p.st.closeRecording()
 }
 

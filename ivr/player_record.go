@@ -79,9 +79,8 @@ func (p *Player) openRecording(seq uint64, want *Record) {
 		p.inbox.recFile = append(p.inbox.recFile, recOpened{seq: seq, file: f, err: err})
 	}
 	p.mu.Unlock()
-	if closed && f != nil {
-		_ = f.Close()
-		_ = os.Remove(f.Name())
+	if closed {
+		discardFile(f)
 	}
 }
 
@@ -98,10 +97,7 @@ func (r *recState) startAfterPhrases(s *state) {
 func (s *state) onRecordingOpened(p *Player, o recOpened) {
 	r := &s.rec
 	if o.seq != s.seq || r.want == nil {
-		if o.file != nil { // for a replaced command: nothing to keep
-			_ = o.file.Close()
-			_ = os.Remove(o.file.Name())
-		}
+		discardFile(o.file) // for a replaced command: nothing to keep
 		return
 	}
 	r.fileSeen, r.file, r.fileErr = true, o.file, o.err
@@ -158,9 +154,8 @@ func (r *recState) stop(p *Player, s *state, reason string) {
 	case recWaiting:
 		r.state = recDone
 		r.result = &RecordResult{FileName: r.want.FileName, Reason: reason}
-		if r.file != nil {
-			_ = r.file.Close()
-		}
+		discardFile(r.file)
+		r.file = nil
 		s.afterRecording(p)
 		return
 	case recRunning:
@@ -203,14 +198,28 @@ func (s *state) afterRecording(p *Player) {
 	}
 }
 
-// closeRecording finishes a recording cut short by Close.
+// closeRecording finishes a recording cut short by Close: a recording
+// under way keeps what it has; a file opened for a recording that had not
+// started yet is removed.
 func (s *state) closeRecording() error {
-	if s.rec.state == recRunning {
+	switch s.rec.state {
+	case recRunning:
 		s.rec.state = recDone
 		_, err := s.rec.rec.Close()
 		return err
+	case recNone, recWaiting:
+		discardFile(s.rec.file)
+		s.rec.file = nil
 	}
 	return nil
+}
+
+// discardFile closes and removes a recording file that holds nothing.
+func discardFile(f *os.File) {
+	if f != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
 }
 
 func rms(f *media.Frame) float64 {
@@ -235,9 +244,27 @@ func (r *recState) abandon(p *Player) {
 		p.mu.Lock()
 		p.goFuncLocked(func() { _, _ = rec.Close() })
 		p.mu.Unlock()
-	case recWaiting:
-		if r.file != nil {
-			_ = r.file.Close()
-		}
+	case recNone, recWaiting:
+		discardFile(r.file)
 	}
+}
+
+// FinishRecording ends a recording cut short because the caller hung up
+// and returns its result (reason hangup), or nil when none was running.
+// It blocks while the file is finished. Call it only after the player was
+// removed from the clock (no Process runs any more) and before Close.
+func (p *Player) FinishRecording() *RecordResult {
+	s := &p.st
+	if s.rec.state != recRunning || s.cmd == nil {
+		return nil
+	}
+	s.rec.state = recDone
+	name := s.rec.want.FileName
+	if s.rec.file != nil {
+		name = baseName(s.rec.file.Name())
+	}
+	if _, err := s.rec.rec.Close(); err != nil {
+		p.log.Warn("record: finishing the file", "fileName", name, "err", err)
+	}
+	return &RecordResult{FileName: name, Duration: time.Duration(s.rec.frames) * media.FrameDuration, Reason: RecordHangup}
 }

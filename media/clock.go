@@ -56,9 +56,10 @@ type Clock struct {
 	// tickMu is held for the whole of a tick.
 	tickMu sync.Mutex
 
-	mu         sync.Mutex // guards endpoints, processors (copy on write)
+	mu         sync.Mutex // guards endpoints, processors, observers (copy on write)
 	endpoints  atomic.Pointer[[]*Endpoint]
 	processors atomic.Pointer[[]Processor]
+	observers  atomic.Pointer[[]Processor]
 
 	ticks, skipped atomic.Uint64
 	maxLag, last   atomic.Int64
@@ -78,6 +79,7 @@ func NewClock(cfg ClockConfig) *Clock {
 	c := &Clock{log: log, done: make(chan struct{})}
 	c.endpoints.Store(&[]*Endpoint{})
 	c.processors.Store(&[]Processor{})
+	c.observers.Store(&[]Processor{})
 	if !cfg.manual {
 		c.wg.Add(1)
 		go c.run()
@@ -104,19 +106,29 @@ func (c *Clock) Close() error {
 }
 
 // AddProcessor runs p once per tick between the input and output phases.
-func (c *Clock) AddProcessor(p Processor) {
+func (c *Clock) AddProcessor(p Processor) { c.addTo(&c.processors, p) }
+
+// AddObserver runs p once per tick after every processor (mixers, IVR
+// players) and before the output phase: for taps that mix what the
+// processors produced this tick.
+func (c *Clock) AddObserver(p Processor) { c.addTo(&c.observers, p) }
+
+func (c *Clock) addTo(list *atomic.Pointer[[]Processor], p Processor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ps := append(slices.Clone(*c.processors.Load()), p)
-	c.processors.Store(&ps)
+	ps := append(slices.Clone(*list.Load()), p)
+	list.Store(&ps)
 }
 
-// RemoveProcessor stops running p. When it returns, p is not running and
-// will not run again.
+// RemoveProcessor stops running p (a processor or an observer). When it
+// returns, p is not running and will not run again. It must not be called
+// from the clock goroutine.
 func (c *Clock) RemoveProcessor(p Processor) {
 	c.mu.Lock()
-	ps := slices.DeleteFunc(slices.Clone(*c.processors.Load()), func(q Processor) bool { return q == p })
-	c.processors.Store(&ps)
+	for _, list := range []*atomic.Pointer[[]Processor]{&c.processors, &c.observers} {
+		ps := slices.DeleteFunc(slices.Clone(*list.Load()), func(q Processor) bool { return q == p })
+		list.Store(&ps)
+	}
 	c.mu.Unlock()
 	c.barrier()
 }
@@ -185,6 +197,9 @@ func (c *Clock) step(now time.Time, lag time.Duration) {
 		e.tickIn(nanos)
 	}
 	for _, p := range *c.processors.Load() {
+		p.Process(now)
+	}
+	for _, p := range *c.observers.Load() {
 		p.Process(now)
 	}
 	for _, e := range eps {

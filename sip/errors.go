@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -19,8 +20,12 @@ var (
 	ErrNoCommonCodec = errors.New("sip: no common codec")
 	// ErrBadSDP means an SDP body could not be parsed even after normalisation.
 	ErrBadSDP = errors.New("sip: malformed sdp")
-	// ErrTimeout means a transaction or the no-answer timer expired.
+	// ErrTimeout means a transaction timer expired (Timer B: nobody
+	// answered the INVITE at all, decision 13 "unreachable").
 	ErrTimeout = errors.New("sip: transaction timeout")
+	// ErrNoAnswer means the callee rang for Config.NoAnswerTimeout without
+	// answering (decision 13 "noAnswer"). It also wraps ErrTimeout.
+	ErrNoAnswer = fmt.Errorf("sip: no answer: %w", ErrTimeout)
 	// ErrTransport means a message could not be sent or a connection failed.
 	ErrTransport = errors.New("sip: transport failure")
 	// ErrCallEnded is returned by methods of a call that has already ended.

@@ -34,7 +34,7 @@ func (c *call) noAnswerTimeout() {
 		return
 	}
 	c.log.Info("sip: no answer", "timeout", c.a.cfg.NoAnswerTimeout)
-	c.fail(fmt.Errorf("sip: no answer within %s: %w", c.a.cfg.NoAnswerTimeout, ErrTimeout))
+	c.fail(fmt.Errorf("sip: within %s: %w", c.a.cfg.NoAnswerTimeout, ErrNoAnswer))
 	c.cancelInvite()
 }
 
