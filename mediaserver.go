@@ -186,7 +186,7 @@ type Server struct {
 	draining atomic.Bool
 	closed   atomic.Bool
 	served   atomic.Bool
-	done     chan struct{} // closed by Close
+	done     chan struct{}  // closed by Close
 	sessWG   sync.WaitGroup // session loops and detached deliveries
 	handlers sync.WaitGroup // Handler goroutines; not awaited by Close
 	confs    map[*Conference]struct{}
