@@ -184,12 +184,12 @@ func (a *API) route(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, codeNotFound, "no such operation")
 			return
 		}
-		if a.cfg.Domain != "" && domain != a.cfg.Domain {
-			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("unknown domain %q", domain))
-			return
-		}
 	}
 	if !a.authorize(w, r, domain) {
+		return
+	}
+	if a.cfg.Domain != "" && domain != a.cfg.Domain {
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("unknown domain %q", domain))
 		return
 	}
 	r = withPath(r, esc)

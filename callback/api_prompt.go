@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -95,7 +96,12 @@ func (a *API) putPrompt(w http.ResponseWriter, r *http.Request, name string) {
 			fmt.Sprintf("%s bytes is over the limit of %d", strconv.FormatInt(r.ContentLength, 10), a.cfg.MaxPromptSize))
 		return
 	}
-	if _, err := a.srv.PutPrompt(r.Context(), name, r.Body, a.cfg.MaxPromptSize); err != nil {
+	body := bufio.NewReader(r.Body)
+	if _, err := body.Peek(1); err != nil {
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "empty body")
+		return
+	}
+	if _, err := a.srv.PutPrompt(r.Context(), name, body, a.cfg.MaxPromptSize); err != nil {
 		if errors.Is(err, mediaserver.ErrTooLarge) {
 			w.Header().Set("Connection", "close")
 		}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,13 +175,4 @@ func (a *fakeApp) checkHooks() {
 			a.t.Errorf("%s: body %s does not match the document: %v", h.name, h.body, h.schemaErr)
 		}
 	}
-}
-
-func hasPrefixAny(s string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -117,6 +117,10 @@ func TestE2ESplitAndConference(t *testing.T) {
 	mute := map[string]string{"participantId": str(evA, "participantId"), "replyId": str(evA, "replyId"), "direction": "in"}
 	r.must(http.MethodPost, "/muteparticipant", mute)
 	r.must(http.MethodPost, "/unmuteparticipant", mute)
+	mute["direction"] = "sideways"
+	if rep := r.do(http.MethodPost, "/muteparticipant", mute); rep.status != http.StatusBadRequest || rep.str("error") != "invalidRequest" || rep.docValid() {
+		t.Errorf("mute sideways: %d %s (document accepts: %v)", rep.status, rep.raw, rep.docValid())
+	}
 	r.must(http.MethodPost, "/hangupparticipant", map[string]string{"participantId": str(evB, "participantId"), "replyId": str(evB, "replyId"), "sessionId": str(evB, "sessionId")})
 	if reason, err := cb.WaitEnded(ctx); err != nil || reason != mediaservertest.EndRemoteBye {
 		t.Fatalf("B ended with %v, %v", reason, err)

@@ -70,6 +70,9 @@ func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		_ = req.Body.Close()
 		req.Body = io.NopCloser(bytes.NewReader(body))
+		if len(body) == 0 {
+			req.Body = http.NoBody
+		}
 	}
 	vreq := req.Clone(req.Context())
 	vreq.Body = io.NopCloser(bytes.NewReader(body))
