@@ -34,6 +34,10 @@ type UACScenario struct {
 	DTMFAfter time.Duration
 	// DTMFGap is the pause of the tone around the digit. Default 200 ms.
 	DTMFGap time.Duration
+	// DTMFOverTone plays the digit while the tone keeps streaming: the
+	// tone's SSRC and the pcap's alternate, which receivers may not expect
+	// (INTEROP.md §1). A test of how a relay merges two sources.
+	DTMFOverTone bool
 	// Hold is the time from the digit (or the answer) to the BYE. Default 3 s.
 	Hold time.Duration
 	// AnswerTimeout bounds the wait for the 200. Default 10 s.
@@ -94,7 +98,7 @@ func (s UACScenario) XML() string {
 	if s.ToneFile != "" {
 		fmt.Fprintf(&b, "  <nop><action><exec rtp_stream=%q/></action></nop>\n", s.ToneFile+",-1,0")
 	}
-	writeDigit(&b, s.DTMFPcap, s.DTMFAfter, s.DTMFGap)
+	writeDigit(&b, s.DTMFPcap, s.DTMFAfter, s.DTMFGap, s.DTMFOverTone)
 	fmt.Fprintf(&b, "  <pause milliseconds=\"%d\"/>\n", s.Hold.Milliseconds())
 	b.WriteString(`  <send retrans="500"><![CDATA[
       BYE [next_url] SIP/2.0
@@ -129,6 +133,9 @@ type UASScenario struct {
 	DTMFAfter time.Duration
 	// DTMFGap is the pause of the tone around the digit. Default 200 ms.
 	DTMFGap time.Duration
+	// DTMFOverTone plays the digit while the tone keeps streaming, as in
+	// UACScenario.
+	DTMFOverTone bool
 	// ByeTimeout bounds the wait for the BYE. Default 30 s.
 	ByeTimeout time.Duration
 }
@@ -187,7 +194,7 @@ func (s UASScenario) XML() string {
 	if s.ToneFile != "" {
 		fmt.Fprintf(&b, "  <nop><action><exec rtp_stream=%q/></action></nop>\n", s.ToneFile+",-1,0")
 	}
-	writeDigit(&b, s.DTMFPcap, s.DTMFAfter, s.DTMFGap)
+	writeDigit(&b, s.DTMFPcap, s.DTMFAfter, s.DTMFGap, s.DTMFOverTone)
 	fmt.Fprintf(&b, `  <recv request="BYE" timeout="%d"/>
   <send><![CDATA[
       SIP/2.0 200 OK
@@ -204,13 +211,19 @@ func (s UASScenario) XML() string {
 }
 
 // writeDigit writes the steps that play the RFC 4733 pcap after a pause,
-// with rtp_stream paused for gap around it: played while the stream runs,
-// the two SSRCs alternate and receivers drop the digit (INTEROP.md §1).
-func writeDigit(b *strings.Builder, pcap string, after, gap time.Duration) {
+// with rtp_stream paused for gap around it unless overTone: played while
+// the stream runs, the two SSRCs alternate and receivers may drop the digit
+// (INTEROP.md §1).
+func writeDigit(b *strings.Builder, pcap string, after, gap time.Duration, overTone bool) {
 	if pcap == "" {
 		return
 	}
 	fmt.Fprintf(b, "  <pause milliseconds=\"%d\"/>\n", after.Milliseconds())
+	if overTone {
+		fmt.Fprintf(b, "  <nop><action><exec play_pcap_audio=%q/></action></nop>\n", pcap)
+		fmt.Fprintf(b, "  <pause milliseconds=\"%d\"/>\n", gap.Milliseconds())
+		return
+	}
 	fmt.Fprintf(b, "  <nop><action><exec rtp_stream=\"pause\"/><exec play_pcap_audio=%q/></action></nop>\n", pcap)
 	fmt.Fprintf(b, "  <pause milliseconds=\"%d\"/>\n", gap.Milliseconds())
 	b.WriteString("  <nop><action><exec rtp_stream=\"resume\"/></action></nop>\n")

@@ -23,6 +23,9 @@ func TestScenarioXML(t *testing.T) {
 			`<pause milliseconds="1500"/>`, `<recv response="200" rrs="true" timeout="10000"/>`,
 		}},
 		{"uac-plain", UACScenario{}.XML(), []string{`RTP/AVP 0 101`, `<pause milliseconds="3000"/>`}},
+		{"uac-over-tone", UACScenario{ToneFile: "t.ulaw", DTMFPcap: "d.pcap", DTMFOverTone: true}.XML(), []string{
+			`<nop><action><exec play_pcap_audio="d.pcap"/></action></nop>`,
+		}},
 		{"uas", UASScenario{ToneFile: "u.ulaw", Ring: true}.XML(), []string{
 			`SIP/2.0 180 Ringing`, `assign_to="te,tept"`, `RTP/AVP 0 [$tept]`, `<exec rtp_stream="u.ulaw,-1,0"/>`,
 			`<recv request="BYE" timeout="30000"/>`,
@@ -49,6 +52,9 @@ func TestScenarioXML(t *testing.T) {
 			}
 			if tc.name == "uac-plain" && (strings.Contains(tc.xml, "rtp_stream") || strings.Contains(tc.xml, "play_pcap")) {
 				t.Errorf("media without files:\n%s", tc.xml)
+			}
+			if tc.name == "uac-over-tone" && strings.Contains(tc.xml, `rtp_stream="pause"`) {
+				t.Errorf("the tone is paused:\n%s", tc.xml)
 			}
 		})
 	}
