@@ -27,6 +27,7 @@ const (
 	Ended
 )
 
+// String returns the step's name.
 func (s Step) String() string {
 	switch s {
 	case Talking:
