@@ -51,7 +51,9 @@ func main() {
 	case o.channels != 1 && o.channels != 2:
 		err = fmt.Errorf("-channels %d: want 1 or 2", o.channels)
 	case *demo:
-		err = runDemo(ctx, os.Stdout, *verbose, o.channels)
+		if err = runDemo(ctx, os.Stdout, *verbose, o.channels); err != nil {
+			err = fmt.Errorf("demo failed: %w", err)
+		}
 	default:
 		err = run(ctx, o)
 	}
