@@ -140,8 +140,13 @@ func runDemo(ctx context.Context, out io.Writer, verbose bool) error {
 	return nil
 }
 
+// checkTimeout bounds each audio check, generously for a loaded machine.
+const checkTimeout = 20 * time.Second
+
 // hears waits until call (of who) hears the tone hz of what.
 func hears(ctx context.Context, who string, call *mediaservertest.Call, hz float64, what string) error {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
 	if err := call.WaitHeard(ctx, hz, 0.5); err != nil {
 		return fmt.Errorf("%s does not hear %s (%v Hz): %w", who, what, hz, err)
 	}

@@ -47,7 +47,9 @@ func main() {
 	defer stop()
 	var err error
 	if *demo {
-		err = runDemo(ctx, os.Stdout, *verbose)
+		if err = runDemo(ctx, os.Stdout, *verbose); err != nil {
+			err = fmt.Errorf("demo failed: %w", err)
+		}
 	} else {
 		err = run(ctx, o)
 	}
