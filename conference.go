@@ -79,6 +79,7 @@ func (s *Server) CreateConferenceConnection(ctx context.Context, req CreateConfe
 	s.confs[f] = struct{}{}
 	s.mu.Unlock()
 	s.clock.AddProcessor(f)
+	s.obs.ConnectionStarted(ConnectionConference)
 	f.idle = time.AfterFunc(s.cfg.ConferenceIdleTimeout, func() { f.endIfEmpty(true) })
 	f.log.Info("conference created")
 	return id, nil
@@ -197,6 +198,7 @@ func (f *Conference) end() {
 	f.mu.Unlock()
 	f.idle.Stop()
 	f.srv.clock.RemoveProcessor(f)
+	f.srv.obs.ConnectionEnded(ConnectionConference)
 	f.srv.mu.Lock()
 	delete(f.srv.objects, f.id)
 	delete(f.srv.confs, f)

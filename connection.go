@@ -32,6 +32,14 @@ func (c *Connection) replyID() string {
 	return c.ss.srv.tokens.sign(c.ss.id, c.id, c.gen.Load())
 }
 
+// kind returns the connection's kind for the Observer.
+func (c *Connection) kind() string {
+	if c.caller.kind == KindIVR || c.callee.kind == KindIVR {
+		return ConnectionIVR
+	}
+	return ConnectionBridge
+}
+
 // other returns the participant on the other side of p.
 func (c *Connection) other(p *Participant) *Participant {
 	if c.caller == p {
@@ -54,6 +62,7 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 		p.curConn.Store(c)
 	}
 	ss.wire(c)
+	ss.srv.obs.ConnectionStarted(c.kind())
 	ss.log.Info("connected", logConnectionID, id, "caller", caller.id, "callee", callee.id)
 	if h := ss.srv.handler.answered; h != nil {
 		req := &CallAnsweredRequest{
@@ -95,6 +104,7 @@ func (ss *Session) dissolve(c *Connection) {
 	c.dead.Store(true)
 	c.gen.Add(1)
 	delete(ss.conns, c.id)
+	ss.srv.obs.ConnectionEnded(c.kind())
 	switch {
 	case c.callee.kind == KindIVR:
 		ss.unwireIVR(c.caller, c.callee)

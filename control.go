@@ -340,6 +340,7 @@ func (s *Server) PlaceIvrCall(ctx context.Context, req PlaceIvrCallRequest) (Pla
 // calledPartyFailed (its answer cannot bring the participant back), then
 // sessionCompleted.
 func (ss *Session) placedFailed(p *Participant, code int, reason string) {
+	p.outcome = reason
 	p.release()
 	delete(ss.parts, p.id)
 	h := ss.srv.handler

@@ -297,6 +297,7 @@ func (ss *Session) onFail(q *Participant, err error) {
 func (ss *Session) failCallee(q *Participant, code int, reason string) {
 	p := q.calledFor
 	q.calledFor = nil
+	q.outcome = reason
 	q.release()
 	delete(ss.parts, q.id)
 	if p == nil || p.gone() || ss.closing {

@@ -93,6 +93,8 @@ type Config struct {
 	Polly ivr.Synthesizer
 	// DisablePolly keeps the default Polly engine off.
 	DisablePolly bool
+	// Observer receives the server's events for metrics (package metrics).
+	Observer Observer
 	// ConferenceIdleTimeout ends a conference nobody joined. Default 10
 	// minutes.
 	ConferenceIdleTimeout time.Duration
@@ -133,6 +135,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DataDir == "" {
 		c.DataDir = "data"
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	if c.ConferenceIdleTimeout <= 0 {
 		c.ConferenceIdleTimeout = 10 * time.Minute
 	}
@@ -160,6 +165,7 @@ func (c Config) withDefaults() (Config, error) {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	obs     Observer
 	handler handlerSet
 	tokens  replyTokens
 	agent   *sip.Agent
@@ -214,6 +220,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		handler:  newHandlerSet(cfg.Handler),
+		obs:      cfg.Observer,
 		tokens:   replyTokens{secret: cfg.ReplySecret},
 		ports:    ports,
 		rtpIP:    rtpIP,

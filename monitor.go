@@ -31,6 +31,7 @@ func (ss *Session) startMonitor() {
 	m.log = ss.log.With(logParticipantID, m.id, "role", "monitor")
 	m.gen.Store(1)
 	m.sess.Store(ss)
+	ss.srv.obs.ParticipantStarted(KindMonitor)
 	ep, err := ss.srv.newEndpoint(m)
 	if err != nil {
 		m.log.Warn("monitor not called: no media port", logErr, err)

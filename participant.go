@@ -90,6 +90,7 @@ type Participant struct {
 	lastDigitSrc digitSource
 	lastDigitAt  time.Time
 	placed       bool        // created by PlaceIvrCall
+	outcome      string      // how a failed leg ended, for the Observer
 	conf         *Conference // the conference it is in
 	member       *media.MixerMember
 	callee       *Participant // the leg being called for this participant
@@ -163,6 +164,7 @@ func (ss *Session) newParticipant(kind ParticipantKind, addr sip.Address) *Parti
 	}
 	p.gen.Store(1)
 	p.sess.Store(ss)
+	ss.srv.obs.ParticipantStarted(kind)
 	ss.parts[id] = p
 	if ss.first == nil {
 		ss.first = p
@@ -243,6 +245,20 @@ func remoteOf(m sip.Media) media.Remote {
 
 // release ends the participant's media and registry entry.
 func (p *Participant) release() {
+	if p.state == stateGone {
+		return
+	}
+	outcome := p.outcome
+	switch {
+	case outcome != "":
+	case p.state == stateUp:
+		outcome = OutcomeCompleted
+	case p.remoteEnded.Load():
+		outcome = OutcomeCancelled
+	default:
+		outcome = OutcomeRejected
+	}
+	p.srv.obs.ParticipantEnded(p.kind, outcome)
 	p.state = stateGone
 	p.dead.Store(true)
 	p.curConn.Store(nil)

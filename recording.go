@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/mediaserver-go/mediaserver/ivr"
@@ -52,8 +51,9 @@ func (s *Server) newRecording(name, connectionID string, channels int) (*recordi
 }
 
 // finish closes the file and returns the recordingReady body.
-func (r *recording) finish(meta Meta) *RecordingReadyRequest {
+func (r *recording) finish(s *Server, meta Meta) *RecordingReadyRequest {
 	info, err := r.rec.Close()
+	s.obs.RecordingFinished(info.Duration, info.Size)
 	req := &RecordingReadyRequest{
 		Meta:         meta,
 		ConnectionID: r.connectionID,
@@ -63,7 +63,7 @@ func (r *recording) finish(meta Meta) *RecordingReadyRequest {
 		Format:       "wav",
 	}
 	if err != nil {
-		slog.Default().Warn("recording: finishing the file", "filename", r.filename, logErr, err)
+		s.log.Warn("recording: finishing the file", "filename", r.filename, logErr, err)
 	}
 	return req
 }
@@ -120,7 +120,7 @@ func (ss *Session) stopRecording(connectionID string) {
 	ss.recs = keep
 	ss.refreshTap() // the tap stops writing before the files close
 	for _, r := range done {
-		req := r.finish(ss.meta())
+		req := r.finish(ss.srv, ss.meta())
 		ss.log.Info("recording finished", "filename", r.filename, "duration", req.Duration, "size", req.Size)
 		if h := ss.srv.handler.recording; h != nil {
 			ss.notify("recordingReady", func(ctx context.Context) error { return h.RecordingReady(ctx, req) })
@@ -132,7 +132,7 @@ func (ss *Session) stopRecording(connectionID string) {
 // recordingReady on a goroutine owned by the server (a conference belongs
 // to no session).
 func (s *Server) finishDetached(r *recording) {
-	req := r.finish(Meta{Domain: s.cfg.Domain, APIBaseURL: s.cfg.APIBaseURL, Timestamp: time.Now().UTC().Format(time.RFC3339Nano)})
+	req := r.finish(s, Meta{Domain: s.cfg.Domain, APIBaseURL: s.cfg.APIBaseURL, Timestamp: time.Now().UTC().Format(time.RFC3339Nano)})
 	h := s.handler.recording
 	if h == nil {
 		return

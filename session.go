@@ -83,6 +83,7 @@ func (s *Server) startSession(ss *Session) error {
 	}
 	s.sessions[ss.id] = ss
 	s.objects[ss.id] = &object{session: ss}
+	s.obs.SessionStarted()
 	s.sessWG.Add(1)
 	go ss.run()
 	return nil
@@ -211,13 +212,18 @@ func invoke[T any](ss *Session, name string, about *Participant, decision bool, 
 		v, err := fn(ctx)
 		ch <- result{v, err}
 	}()
+	start := time.Now()
 	var r result
 	select {
 	case r = <-ch:
 	case <-ctx.Done():
 		r.err = fmt.Errorf("%s: %w", name, errDecisionTimeout)
 	}
-	if cause := context.Cause(parent); cause != nil {
+	cause := context.Cause(parent)
+	if cause == nil {
+		ss.srv.obs.CallbackDone(name, time.Since(start), r.err)
+	}
+	if cause != nil {
 		// The participant left, the session ended or the server closes:
 		// nobody wants the answer.
 		var zero T
@@ -258,6 +264,7 @@ func (ss *Session) completeIfEmpty() {
 		EndTime:         end.UTC().Format(time.RFC3339Nano),
 	}
 	ss.log.Info("session completed", "duration", req.SessionDuration)
+	ss.srv.obs.SessionEnded(end.Sub(ss.created))
 	if h := ss.srv.handler.completed; h != nil {
 		ss.notify("sessionCompleted", func(ctx context.Context) error { return h.SessionCompleted(ctx, req) })
 	}

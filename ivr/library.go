@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mediaserver-go/mediaserver/media"
 )
@@ -67,6 +68,41 @@ type Library struct {
 	files   *lru[string, fileEntry]
 	flights flightGroup[fileKey, *media.Prompt]
 	log     *slog.Logger
+	stats   libraryCounters
+}
+
+// LibraryStats count what the library served from its caches. Counters
+// only grow.
+type LibraryStats struct {
+	// FileHits and FileMisses count file phrases served from the decoded
+	// cache, or read and decoded.
+	FileHits, FileMisses uint64
+	// TTSHits and TTSMisses count speech served from the TTS caches, or
+	// synthesized.
+	TTSHits, TTSMisses uint64
+	// Failures counts phrases that could not be loaded.
+	Failures uint64
+}
+
+type libraryCounters struct {
+	fileHits, fileMisses, failures atomic.Uint64
+}
+
+// Stats returns the library's counters.
+func (l *Library) Stats() LibraryStats {
+	st := LibraryStats{
+		FileHits:   l.stats.fileHits.Load(),
+		FileMisses: l.stats.fileMisses.Load(),
+		Failures:   l.stats.failures.Load(),
+	}
+	for _, s := range []Synthesizer{l.local, l.polly} {
+		if c, ok := s.(*TTSCache); ok {
+			h, m := c.Counts()
+			st.TTSHits += h
+			st.TTSMisses += m
+		}
+	}
+	return st
 }
 
 // fileKey is a prompt file's identity for the cache (decision 22).
@@ -125,6 +161,14 @@ func NewLibrary(cfg LibraryConfig) *Library {
 // TTS engine until done or ctx ends. Repeat and RepeatPause are for the
 // player and ignored here.
 func (l *Library) Load(ctx context.Context, p Phrase) (*media.Prompt, error) {
+	pr, err := l.load(ctx, p)
+	if err != nil {
+		l.stats.failures.Add(1)
+	}
+	return pr, err
+}
+
+func (l *Library) load(ctx context.Context, p Phrase) (*media.Prompt, error) {
 	switch strings.ToLower(p.Format) {
 	case "file":
 		pr, err := l.loadFile(ctx, p.FileName)
@@ -168,8 +212,10 @@ func (l *Library) loadFile(ctx context.Context, name string) (*media.Prompt, err
 	}
 	k := fileKey{fi.Name(), fi.Size(), fi.ModTime().UnixNano()}
 	if e, ok := l.files.get(k.name); ok && e.key == k {
+		l.stats.fileHits.Add(1)
 		return e.prompt, nil
 	}
+	l.stats.fileMisses.Add(1)
 	if fi.Size() > l.maxFile {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, fi.Size(), l.maxFile)
 	}

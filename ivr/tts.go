@@ -3,6 +3,7 @@ package ivr
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 
 	"github.com/mediaserver-go/mediaserver/media"
 )
@@ -73,6 +74,8 @@ type TTSCache struct {
 	name    string
 	cache   *lru[ttsKey, *media.Prompt]
 	flights flightGroup[ttsKey, *media.Prompt]
+	hits    atomic.Uint64
+	misses  atomic.Uint64
 }
 
 // NewTTSCache returns a cache in front of s.
@@ -98,8 +101,10 @@ func (c *TTSCache) Synthesize(ctx context.Context, req TTSRequest) (*media.Promp
 	}
 	k := ttsKey{c.name, req.Text, textType, req.Voice, req.Language, req.Engine}
 	if p, ok := c.cache.get(k); ok {
+		c.hits.Add(1)
 		return p, nil
 	}
+	c.misses.Add(1)
 	return c.flights.do(ctx, k, func(ctx context.Context) (*media.Prompt, error) {
 		p, err := c.s.Synthesize(ctx, req)
 		if err != nil {
@@ -109,6 +114,10 @@ func (c *TTSCache) Synthesize(ctx context.Context, req TTSRequest) (*media.Promp
 		return p, nil
 	})
 }
+
+// Counts returns how many requests the cache answered (hits) and passed
+// on to its engine (misses).
+func (c *TTSCache) Counts() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
 
 // Len returns the number of cached prompts.
 func (c *TTSCache) Len() int { return c.cache.len() }

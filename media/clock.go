@@ -61,6 +61,9 @@ type Clock struct {
 	processors atomic.Pointer[[]Processor]
 	observers  atomic.Pointer[[]Processor]
 
+	closedMu sync.Mutex // guards closed
+	closed   Totals     // counters of endpoints that closed
+
 	ticks, skipped atomic.Uint64
 	maxLag, last   atomic.Int64
 	maxWork        atomic.Int64
@@ -141,6 +144,10 @@ func (c *Clock) add(e *Endpoint) {
 }
 
 func (c *Clock) remove(e *Endpoint) {
+	st := e.Stats()
+	c.closedMu.Lock()
+	c.closed.add(st)
+	c.closedMu.Unlock()
 	c.mu.Lock()
 	es := slices.DeleteFunc(slices.Clone(*c.endpoints.Load()), func(x *Endpoint) bool { return x == e })
 	c.endpoints.Store(&es)
@@ -222,3 +229,48 @@ func (c *Clock) step(now time.Time, lag time.Duration) {
 // housekeepingTicks spreads the media-timeout sweep and RTCP over ticks:
 // each endpoint is visited once a second.
 const housekeepingTicks = 50
+
+// Totals are counters summed over every endpoint a clock served, live and
+// closed. They only grow, except the gauges Endpoints and MaxJitter.
+type Totals struct {
+	PacketsIn, PacketsOut uint64
+	BytesIn, BytesOut     uint64
+	Malformed, Foreign    uint64
+	UnknownPayload        uint64
+	Digits                uint64
+	Lost                  int64
+	// Late counts packets that arrived too late for a jitter buffer.
+	Late uint64
+	// Endpoints is the number of live endpoints.
+	Endpoints int
+	// MaxJitter is the largest interarrival jitter of a live endpoint, in
+	// RTP timestamp units (1/8000 s).
+	MaxJitter uint32
+}
+
+func (t *Totals) add(s Stats) {
+	t.PacketsIn += s.PacketsIn
+	t.PacketsOut += s.PacketsOut
+	t.BytesIn += s.BytesIn
+	t.BytesOut += s.BytesOut
+	t.Malformed += s.Malformed
+	t.Foreign += s.Foreign
+	t.UnknownPayload += s.UnknownPayload
+	t.Digits += s.Digits
+	t.Lost += s.Lost
+	t.Late += s.Late
+}
+
+// Totals sums the counters of every endpoint this clock served.
+func (c *Clock) Totals() Totals {
+	c.closedMu.Lock()
+	t := c.closed
+	c.closedMu.Unlock()
+	for _, e := range *c.endpoints.Load() {
+		s := e.Stats()
+		t.add(s)
+		t.Endpoints++
+		t.MaxJitter = max(t.MaxJitter, s.Jitter)
+	}
+	return t
+}

@@ -99,6 +99,8 @@ type Stats struct {
 	Lost int64
 	// Jitter is the interarrival jitter in RTP timestamp units (RFC 3550).
 	Jitter uint32
+	// Late counts packets too late for the jitter buffer (decoded legs).
+	Late uint64
 }
 
 // Endpoint is one SIP leg's media: a pair of UDP sockets, one reader
@@ -248,6 +250,7 @@ func (e *Endpoint) Stats() Stats {
 	e.rxMu.Lock()
 	s.Lost = e.rstats.Lost()
 	s.Jitter = e.rstats.Jitter()
+	s.Late = e.jitter.Stats().Late
 	e.rxMu.Unlock()
 	return s
 }
