@@ -134,6 +134,7 @@ func (ss *Session) join(p *Participant, f *Conference) error {
 	p.inConference.Store(f)
 	ss.refreshTap()
 	p.log.Info("joined conference", logConnectionID, f.id)
+	ss.traceNote("joined conference "+f.id, p)
 	if h := ss.srv.handler.answered; h != nil {
 		req := &CallAnsweredRequest{
 			Meta:                ss.meta(),
@@ -143,7 +144,7 @@ func (ss *Session) join(p *Participant, f *Conference) error {
 			CallerUser:          p.user,
 			CallRecording:       len(ss.recs) > 0 || f.recording(),
 		}
-		ss.notify("callAnswered", func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
+		ss.notify("callAnswered", req, func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
 	}
 	ss.startMonitor()
 	return nil

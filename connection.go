@@ -62,6 +62,7 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 		p.curConn.Store(c)
 	}
 	ss.wire(c)
+	ss.traceNote(map[string]string{ConnectionIVR: "connected to the IVR", ConnectionBridge: "media bridged"}[c.kind()], caller, callee)
 	ss.srv.obs.ConnectionStarted(c.kind())
 	ss.log.Info("connected", logConnectionID, id, "caller", caller.id, "callee", callee.id)
 	if h := ss.srv.handler.answered; h != nil {
@@ -76,7 +77,7 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 			IVR:                 callee.kind == KindIVR,
 			CallRecording:       len(ss.recs) > 0,
 		}
-		ss.notify("callAnswered", func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
+		ss.notify("callAnswered", req, func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
 	}
 	ss.refreshTap()
 	ss.startMonitor()
@@ -105,6 +106,7 @@ func (ss *Session) dissolve(c *Connection) {
 	c.gen.Add(1)
 	delete(ss.conns, c.id)
 	ss.srv.obs.ConnectionEnded(c.kind())
+	ss.traceNote("connection dissolved", c.caller, c.callee)
 	switch {
 	case c.callee.kind == KindIVR:
 		ss.unwireIVR(c.caller, c.callee)

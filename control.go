@@ -39,6 +39,7 @@ func (s *Server) SplitConnection(ctx context.Context, req SplitConnectionRequest
 		return fmt.Errorf("replyId does not name connection %s: %w", req.ConnectionID, ErrNotFound)
 	}
 	ss := c.ss
+	ss.traceREST("splitconnection", req)
 	ss.post(func() {
 		if c.dead.Load() {
 			return // ended meanwhile: its participants were already told
@@ -113,6 +114,7 @@ func (s *Server) Connect(ctx context.Context, req ConnectRequest) error {
 		}
 	}
 	act := Action{Action: ActionConnect, ParticipantID: req.ParticipantID}
+	p.session().traceREST("connect", req)
 	p.post(func(ss *Session) {
 		if rec != nil && ss.addRecording(rec) != nil {
 			ss.srv.discard(rec)
@@ -299,6 +301,7 @@ func (s *Server) PlaceIvrCall(ctx context.Context, req PlaceIvrCallRequest) (Pla
 		}
 	}
 	ss := s.newSession(req.SessionReferenceID)
+	ss.traceREST("placeivrcall", req)
 	p := ss.newParticipant(KindCaller, sip.Address{URI: req.DestAddr, User: userOf(req.DestAddr)})
 	p.state = stateCalling
 	p.placed = true
@@ -323,6 +326,7 @@ func (s *Server) PlaceIvrCall(ctx context.Context, req PlaceIvrCallRequest) (Pla
 		if rec != nil {
 			_ = ss.addRecording(rec)
 		}
+		ss.traceSIP(p, false, "INVITE "+req.DestAddr)
 		out, err := s.invite(ss, sip.InviteRequest{Target: req.DestAddr, CallerID: req.CallerID, Local: p.localMedia()}, legEvents{p})
 		if err != nil {
 			code, reason := failureOf(err)
@@ -346,6 +350,7 @@ func (ss *Session) placedFailed(p *Participant, code int, reason string) {
 	h := ss.srv.handler
 	ev := &CallEventRequest{Meta: ss.meta(), Event: EventCalledPartyFailed, ParticipantID: p.id, ReplyID: p.replyID(),
 		User: p.user, Reason: reason, SipStatusCode: code}
-	_, _ = invoke(ss, "callEvent", nil, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	act, err := invoke(ss, "callEvent", nil, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	ss.traceCallback("callEvent", ev, act, err)
 	ss.completeIfEmpty()
 }

@@ -50,6 +50,7 @@ func (s *Server) onInvite(call *sip.InboundCall) sip.DialogHandler {
 		ss.finish()
 		return nil
 	}
+	ss.traceSIP(p, true, "INVITE "+call.RequestURI())
 	ss.log.Info("new call", logParticipantID, p.id, logCallID, call.CallID(), "from", p.uri, "to", call.RequestURI())
 	ss.post(func() { ss.onNewCall(p) })
 	return legEvents{p}
@@ -72,6 +73,7 @@ func (ss *Session) onNewCall(p *Participant) {
 	}
 	h := ss.srv.handler
 	act, err := invoke(ss, "newCall", p, true, func(ctx context.Context) (Action, error) { return h.NewCall(ctx, req) })
+	ss.traceCallback("newCall", req, act, err)
 	if err != nil {
 		act = fallbackNewCall
 	}
@@ -140,6 +142,7 @@ func (p *Participant) answer() error {
 	if err := p.in.Answer(); err != nil {
 		return fmt.Errorf("answer: %w", err)
 	}
+	p.session().traceSIP(p, false, "200 OK")
 	p.state = stateUp
 	return nil
 }
@@ -172,6 +175,7 @@ func (ss *Session) call(p *Participant, dest, callerID string) error {
 	if callerID == "" {
 		callerID = p.user
 	}
+	ss.traceSIP(q, false, "INVITE "+dest) // before: its answer may be traced first otherwise
 	out, err := ss.srv.invite(ss, sip.InviteRequest{
 		Target:   dest,
 		CallerID: callerID,
@@ -214,6 +218,7 @@ func (ss *Session) onProgress(q *Participant, code int, early bool) {
 		p.ep.SetSource(newRingback())
 	}
 	if p.state == stateNew && p.in != nil {
+		ss.traceSIP(p, false, statusLine(code))
 		if err := p.in.Progress(code, early); err != nil {
 			p.log.Debug("passing progress on", logErr, err)
 		}
@@ -238,7 +243,7 @@ func (ss *Session) callNotify(q *Participant, event string, code int) {
 		User:          q.user,
 		SipStatusCode: code,
 	}
-	ss.notify("callNotify", func(ctx context.Context) error { return h.CallNotify(ctx, req) })
+	ss.notify("callNotify", req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
 }
 
 // onAnswer connects an answered callee with the participant it was called
@@ -354,6 +359,7 @@ func (ss *Session) askAbout(p *Participant, ev *CallEventRequest) {
 	}
 	h := ss.srv.handler
 	act, err := invoke(ss, "callEvent", p, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	ss.traceCallback("callEvent", ev, act, err)
 	if err != nil {
 		act = fallbackCallEvent
 	}

@@ -50,6 +50,7 @@ func (ss *Session) askIVR(v *Participant, req *IvrCommandRequest) {
 	req.ReplyID = c.replyID()
 	h := ss.srv.handler
 	cmd, err := invoke(ss, "getIvrCommand", v, true, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
+	ss.traceCallback("getIvrCommand", req, cmd, err)
 	if err != nil {
 		if errors.Is(err, errParticipantLeft) || ss.ctx.Err() != nil {
 			return
@@ -133,7 +134,8 @@ func (ss *Session) finalIvrReport(v *Participant, c *Connection, rec *ivr.Record
 		RecordParams:  &RecordParams{FileName: rec.FileName, Duration: rec.Duration.Seconds(), Reason: rec.Reason},
 	}
 	h := ss.srv.handler
-	_, _ = invoke(ss, "getIvrCommand", nil, false, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
+	cmd, err := invoke(ss, "getIvrCommand", nil, false, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
+	ss.traceCallback("getIvrCommand", req, cmd, err)
 }
 
 // removeIVR takes v out of the session without asking anyone: its
@@ -252,6 +254,7 @@ func (s *Server) InterruptIvrCommand(ctx context.Context, req InterruptIvrComman
 		return fmt.Errorf("connection %s has no IVR: %w", c.id, ErrInvalidState)
 	}
 	ss := c.ss
+	ss.traceREST("interruptivrcommand", req)
 	ss.post(func() {
 		if c.dead.Load() {
 			return

@@ -95,6 +95,11 @@ type Config struct {
 	DisablePolly bool
 	// Observer receives the server's events for metrics (package metrics).
 	Observer Observer
+	// TraceRetention keeps the traces (Session.Trace) of completed
+	// sessions this long, at most TraceSessions of them. Defaults 10
+	// minutes and 1000; a negative TraceSessions keeps none.
+	TraceRetention time.Duration
+	TraceSessions  int
 	// ConferenceIdleTimeout ends a conference nobody joined. Default 10
 	// minutes.
 	ConferenceIdleTimeout time.Duration
@@ -137,6 +142,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
+	}
+	if c.TraceRetention <= 0 {
+		c.TraceRetention = 10 * time.Minute
+	}
+	if c.TraceSessions == 0 {
+		c.TraceSessions = 1000
 	}
 	if c.ConferenceIdleTimeout <= 0 {
 		c.ConferenceIdleTimeout = 10 * time.Minute
@@ -196,6 +207,7 @@ type Server struct {
 	sessWG   sync.WaitGroup // session loops and detached deliveries
 	handlers sync.WaitGroup // Handler goroutines; not awaited by Close
 	confs    map[*Conference]struct{}
+	finished finishedSessions // completed sessions kept for their traces
 	closeErr error
 	once     sync.Once
 }
@@ -259,6 +271,7 @@ func New(cfg Config) (*Server, error) {
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.stopping, s.stopStopping = context.WithCancel(context.Background())
 	s.confs = make(map[*Conference]struct{})
+	s.finished = finishedSessions{max: cfg.TraceSessions, keep: cfg.TraceRetention}
 	s.agent, err = sip.NewAgent(sip.Config{
 		ListenAddr:      cfg.SIPAddr,
 		PublicHost:      cfg.PublicIP,

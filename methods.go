@@ -101,6 +101,7 @@ func (s *Server) HangupParticipant(ctx context.Context, req HangupParticipantReq
 	if !r.authorises(p) {
 		return fmt.Errorf("replyId does not name participant %s or its connection: %w", p.id, ErrInvalidState)
 	}
+	p.session().traceREST("hangupparticipant", req)
 	p.post(func(ss *Session) {
 		if p.gone() {
 			return

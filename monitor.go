@@ -42,6 +42,7 @@ func (ss *Session) startMonitor() {
 	ss.monitor = m
 	ss.refreshTap()
 	ep.SetSource(ss.tap)
+	ss.traceSIP(m, false, "INVITE "+ss.monitorAddr+" (monitor)")
 	out, err := ss.srv.invite(ss, sip.InviteRequest{Target: ss.monitorAddr, CallerID: "monitor", Local: m.localMedia()}, monitorEvents{m})
 	if err != nil {
 		code, _ := failureOf(err)
@@ -72,7 +73,7 @@ func (ss *Session) monitorNotify(m *Participant, event string, code int) {
 		return
 	}
 	req := &CallNotifyRequest{Meta: ss.meta(), Event: event, ParticipantID: m.id, User: m.user, SipStatusCode: code}
-	ss.notify("callNotify", func(ctx context.Context) error { return h.CallNotify(ctx, req) })
+	ss.notify("callNotify", req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
 }
 
 // monitorEvents are the SIP events of the monitor leg.

@@ -278,15 +278,22 @@ func (p *Participant) release() {
 // with code (480 when 0), cancel or BYE a callee.
 func (p *Participant) sipHangup(code int) {
 	var err error
+	ss := p.session()
 	switch {
 	case p.in != nil && p.state == stateNew:
 		if code < 300 || code > 699 {
 			code = 480
 		}
+		ss.traceSIP(p, false, statusLine(code))
 		err = p.in.Reject(code, "")
 	case p.in != nil:
+		ss.traceSIP(p, false, "BYE")
 		err = p.in.Hangup()
+	case p.out != nil && p.state == stateUp:
+		ss.traceSIP(p, false, "BYE")
+		err = p.out.Hangup()
 	case p.out != nil:
+		ss.traceSIP(p, false, "CANCEL")
 		err = p.out.Hangup()
 	}
 	if err != nil && !errors.Is(err, sip.ErrCallEnded) {
@@ -311,18 +318,29 @@ type legEvents struct{ p *Participant }
 
 var _ sip.OutboundHandler = legEvents{}
 
-func (l legEvents) OnAck() {}
+func (l legEvents) OnAck() { l.p.session().traceSIP(l.p, true, "ACK") }
 
 func (l legEvents) OnMedia(m sip.Media) {
 	l.p.applyMedia(m)
+	l.p.session().traceSIP(l.p, true, "re-INVITE ("+m.Direction.String()+")")
 }
 
 func (l legEvents) OnDTMF(digit byte, _ time.Duration) {
+	l.p.session().traceSIP(l.p, true, "INFO dtmf "+string(digit))
 	l.p.post(func(ss *Session) { ss.onDigit(l.p, digit, digitINFO) })
 }
 
 func (l legEvents) OnEnd(r sip.EndReason) {
 	l.p.remoteEnded.Store(true)
+	ss := l.p.session()
+	switch r.Cause {
+	case sip.EndBye:
+		ss.traceSIP(l.p, true, "BYE")
+	case sip.EndCancel:
+		ss.traceSIP(l.p, true, "CANCEL")
+	default:
+		ss.traceNote("SIP dialog ended: "+r.Cause.String(), l.p)
+	}
 	l.p.abort()
 	l.p.post(func(ss *Session) { ss.leave(l.p, ReasonHangup) })
 }
@@ -335,6 +353,7 @@ func (p *Participant) abort() {
 }
 
 func (l legEvents) OnProgress(code int, early *sip.Media) {
+	l.p.session().traceSIP(l.p, true, statusLine(code))
 	if early != nil {
 		l.p.applyMedia(*early)
 	}
@@ -343,10 +362,15 @@ func (l legEvents) OnProgress(code int, early *sip.Media) {
 
 func (l legEvents) OnAnswer(m sip.Media) {
 	l.p.applyMedia(m)
+	ss := l.p.session()
+	ss.traceSIP(l.p, true, "200 OK")
+	ss.traceSIP(l.p, false, "ACK")
 	l.p.post(func(ss *Session) { ss.onAnswer(l.p) })
 }
 
 func (l legEvents) OnFail(err error) {
+	code, _ := failureOf(err)
+	l.p.session().traceSIP(l.p, true, statusLine(code))
 	l.p.post(func(ss *Session) { ss.onFail(l.p, err) })
 }
 

@@ -123,7 +123,7 @@ func (ss *Session) stopRecording(connectionID string) {
 		req := r.finish(ss.srv, ss.meta())
 		ss.log.Info("recording finished", "filename", r.filename, "duration", req.Duration, "size", req.Size)
 		if h := ss.srv.handler.recording; h != nil {
-			ss.notify("recordingReady", func(ctx context.Context) error { return h.RecordingReady(ctx, req) })
+			ss.notify("recordingReady", req, func(ctx context.Context) error { return h.RecordingReady(ctx, req) })
 		}
 	}
 }
@@ -180,6 +180,7 @@ func (s *Server) StartRecording(ctx context.Context, req RecordingRequest) error
 		return err
 	}
 	ss := r.sess
+	ss.traceREST("startrecording", req)
 	if !ss.post(func() {
 		if c.dead.Load() || ss.addRecording(rec) != nil {
 			ss.srv.discard(rec)
@@ -209,6 +210,7 @@ func (s *Server) StopRecording(ctx context.Context, req RecordingRequest) error 
 		return nil
 	}
 	ss := r.sess
+	ss.traceREST("stoprecording", req)
 	ss.post(func() { ss.stopRecording(c.id) })
 	return nil
 }

@@ -49,6 +49,8 @@ type Session struct {
 	monitorAddr  string                      // monitorDestAddr of the newCall answer
 	monitorTried bool
 	ids          []string // registry IDs this session created or adopted
+	trace        *trace
+	endedAt      time.Time // set by finish, read under Server.mu
 }
 
 func (s *Server) newSession(refID string) *Session {
@@ -66,6 +68,7 @@ func (s *Server) newSession(refID string) *Session {
 		parts:   make(map[string]*Participant),
 		conns:   make(map[string]*Connection),
 		sinks:   make(map[*Participant]*voiceSink),
+		trace:   newTrace(),
 	}
 	return ss
 }
@@ -149,6 +152,8 @@ func (ss *Session) finish() {
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
 	delete(s.objects, ss.id)
+	ss.endedAt = time.Now()
+	s.finished.add(ss)
 	for _, id := range ss.ids {
 		if o, ok := s.objects[id]; ok && o.owner() == ss {
 			delete(s.objects, id)
@@ -244,8 +249,9 @@ func (ss *Session) logCallbackError(name string, err error) {
 }
 
 // notify delivers an informational callback; its errors are only logged.
-func (ss *Session) notify(name string, fn func(ctx context.Context) error) {
-	_, _ = invoke(ss, name, nil, false, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+func (ss *Session) notify(name string, req any, fn func(ctx context.Context) error) {
+	_, err := invoke(ss, name, nil, false, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	ss.traceCallback(name, req, nil, err)
 }
 
 // completeIfEmpty ends the session once its last participant left:
@@ -266,7 +272,7 @@ func (ss *Session) completeIfEmpty() {
 	ss.log.Info("session completed", "duration", req.SessionDuration)
 	ss.srv.obs.SessionEnded(end.Sub(ss.created))
 	if h := ss.srv.handler.completed; h != nil {
-		ss.notify("sessionCompleted", func(ctx context.Context) error { return h.SessionCompleted(ctx, req) })
+		ss.notify("sessionCompleted", req, func(ctx context.Context) error { return h.SessionCompleted(ctx, req) })
 	}
 	ss.stopRecording("") // recordingReady follows sessionCompleted (decision 18)
 	ss.refreshTap()

@@ -1,0 +1,257 @@
+package mediaserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A session's trace: a bounded record of its SIP messages, callbacks and
+// answers, REST calls and media changes, rendered as a Mermaid sequence
+// diagram in the style of the examples document (participants: the SIP
+// parties, the mediaserver, the application).
+
+// maxTraceEntries bounds one session's trace; later entries replace the
+// middle (the start and the end of a call matter most).
+const maxTraceEntries = 400
+
+type traceEntry struct {
+	at       time.Time
+	from, to string // actor keys: participant IDs, actorServer, actorApp
+	text     string
+	note     bool // a note over from (and to)
+}
+
+const (
+	actorServer = "ms"
+	actorApp    = "app"
+)
+
+type trace struct {
+	mu      sync.Mutex // guards everything
+	entries []traceEntry
+	dropped int
+	actors  []string          // in order of appearance
+	labels  map[string]string // actor key → label
+}
+
+func newTrace() *trace {
+	return &trace{labels: map[string]string{actorServer: "Mediaservice", actorApp: "Application"}}
+}
+
+// actor names a participant once, in order of appearance.
+func (t *trace) actor(p *Participant) string {
+	key := p.id
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.labels[key]; !ok {
+		label := p.user
+		switch {
+		case p.kind == KindIVR:
+			label = "IVR"
+		case label == "":
+			label = p.kind.String()
+		}
+		t.labels[key] = label
+		t.actors = append(t.actors, key)
+	}
+	return key
+}
+
+func (t *trace) add(from, to, text string, note bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := traceEntry{at: time.Now(), from: from, to: to, text: text, note: note}
+	if len(t.entries) >= maxTraceEntries {
+		// Keep the first half; drop the oldest of the second half.
+		half := maxTraceEntries / 2
+		copy(t.entries[half:], t.entries[half+1:])
+		t.entries = t.entries[:len(t.entries)-1]
+		t.dropped++
+	}
+	t.entries = append(t.entries, e)
+}
+
+// sip records a SIP message between p and the server.
+func (ss *Session) traceSIP(p *Participant, in bool, msg string) {
+	a := ss.trace.actor(p)
+	if in {
+		ss.trace.add(a, actorServer, "SIP "+msg, false)
+	} else {
+		ss.trace.add(actorServer, a, "SIP "+msg, false)
+	}
+}
+
+// traceCallback records a callback and its answer.
+func (ss *Session) traceCallback(name string, req any, answer any, err error) {
+	ss.trace.add(actorServer, actorApp, "POST /"+name+" "+summarize(req), false)
+	switch {
+	case err != nil:
+		ss.trace.add(actorApp, actorServer, "failed: "+shorten(err.Error(), 60), false)
+	case answer != nil:
+		ss.trace.add(actorApp, actorServer, "200 OK "+summarize(answer), false)
+	default:
+		ss.trace.add(actorApp, actorServer, "200 OK", false)
+	}
+}
+
+// traceREST records a REST call (a Server method) about the session.
+func (ss *Session) traceREST(op string, req any) {
+	ss.trace.add(actorApp, actorServer, "POST /"+op+" "+summarize(req), false)
+}
+
+// traceNote records a media change over participants.
+func (ss *Session) traceNote(text string, ps ...*Participant) {
+	if len(ps) == 0 {
+		ss.trace.add(actorServer, actorServer, text, true)
+		return
+	}
+	a := ss.trace.actor(ps[0])
+	b := a
+	if len(ps) > 1 {
+		b = ss.trace.actor(ps[len(ps)-1])
+	}
+	ss.trace.add(a, b, text, true)
+}
+
+// summarize renders the interesting fields of a protocol value compactly:
+// the non-empty JSON fields except the bulky ones.
+func summarize(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	var parts []string
+	for _, k := range []string{"event", "action", "reason", "destAddr", "user", "dtmfParams", "recordParams",
+		"dtmf", "phrases", "backgroundPrompt", "hangup", "getIVRCommandAfter", "record", "connectionId",
+		"participantId", "callRecording", "filename", "monitorDestAddr", "sipStatusCode", "sessionDuration"} {
+		x, ok := m[k]
+		if !ok || x == "" || x == false || x == nil {
+			continue
+		}
+		vb, _ := json.Marshal(x)
+		parts = append(parts, k+":"+shorten(string(vb), 40))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// statusLine renders a SIP status for the trace.
+func statusLine(code int) string {
+	reasons := map[int]string{180: "Ringing", 183: "Session Progress", 200: "OK", 404: "Not Found", 408: "Request Timeout",
+		480: "Temporarily Unavailable", 486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
+		503: "Service Unavailable", 603: "Decline"}
+	return fmt.Sprintf("%d %s", code, reasons[code])
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// mermaidText makes text safe inside a Mermaid message: no newlines, no
+// semicolons or hashes (which end or escape a statement).
+func mermaidText(s string) string {
+	r := strings.NewReplacer("\n", " ", "\r", " ", ";", ",", "#", "nr ", "%%", "%")
+	return r.Replace(s)
+}
+
+// mermaid renders the trace as a Mermaid sequence diagram.
+func (t *trace) mermaid() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b strings.Builder
+	b.WriteString("sequenceDiagram\n")
+	ids := map[string]string{actorServer: "MS", actorApp: "App"}
+	order := append([]string{}, t.actors...)
+	for i, key := range order {
+		ids[key] = fmt.Sprintf("P%d", i+1)
+	}
+	for _, key := range order {
+		fmt.Fprintf(&b, "    participant %s as %s\n", ids[key], mermaidText(t.labels[key]))
+	}
+	b.WriteString("    participant MS as Mediaservice\n    participant App as Application\n")
+	for i, e := range t.entries {
+		if t.dropped > 0 && i == maxTraceEntries/2 {
+			fmt.Fprintf(&b, "    Note over MS: %d entries omitted\n", t.dropped)
+		}
+		switch {
+		case e.note && e.from == e.to:
+			fmt.Fprintf(&b, "    Note over %s: %s\n", ids[e.from], mermaidText(e.text))
+		case e.note:
+			fmt.Fprintf(&b, "    Note over %s,%s: %s\n", ids[e.from], ids[e.to], mermaidText(e.text))
+		default:
+			fmt.Fprintf(&b, "    %s->>%s: %s\n", ids[e.from], ids[e.to], mermaidText(e.text))
+		}
+	}
+	return b.String()
+}
+
+// Trace renders the session's message flow (SIP, callbacks, REST calls,
+// media changes) as a Mermaid sequence diagram. It is safe to call at any
+// time, also after the session completed.
+func (ss *Session) Trace() string { return ss.trace.mermaid() }
+
+// Trace returns the Mermaid diagram of a live session, or of one that
+// completed within Config.TraceRetention.
+func (s *Server) Trace(sessionID string) (string, bool) {
+	s.mu.Lock()
+	ss, ok := s.sessions[sessionID]
+	if !ok {
+		ss, ok = s.finished.get(sessionID)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return "", false
+	}
+	return ss.Trace(), true
+}
+
+// finishedSessions keeps completed sessions for their traces, bounded by
+// count and age. Guarded by Server.mu.
+type finishedSessions struct {
+	max   int
+	keep  time.Duration
+	order []*Session
+	byID  map[string]*Session
+}
+
+func (f *finishedSessions) add(ss *Session) {
+	if f.max <= 0 {
+		return
+	}
+	if f.byID == nil {
+		f.byID = make(map[string]*Session)
+	}
+	f.expire()
+	for len(f.order) >= f.max {
+		delete(f.byID, f.order[0].id)
+		f.order = f.order[1:]
+	}
+	f.order = append(f.order, ss)
+	f.byID[ss.id] = ss
+}
+
+func (f *finishedSessions) expire() {
+	now := time.Now()
+	for len(f.order) > 0 && now.Sub(f.order[0].endedAt) > f.keep {
+		delete(f.byID, f.order[0].id)
+		f.order = f.order[1:]
+	}
+}
+
+func (f *finishedSessions) get(id string) (*Session, bool) {
+	f.expire()
+	ss, ok := f.byID[id]
+	return ss, ok
+}
