@@ -173,3 +173,42 @@ func TestAnswerWithCallee(t *testing.T) {
 	h.wait(ctx, t, "sessionCompleted")
 	wantEvents(t, h.Events(), "newCall", "callNotify:ringing", "callEvent:calledPartyFailed:busy", "sessionCompleted")
 }
+
+// TestNotifyDigits: with Config.NotifyDigits, digits of a bridged call are
+// relayed to the other party and also reported by callNotify "dtmf".
+func TestNotifyDigits(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	b := newPhone(t, "bob", 1000)
+	a := newPhone(t, "alice", 440)
+	h := callTo(b.URI())
+	digits := make(chan string, 8)
+	h.CallNotifyFunc = func(_ context.Context, req *mediaserver.CallNotifyRequest) error {
+		if req.Event == mediaserver.NotifyDTMF {
+			digits <- req.User + ":" + req.Digit
+		}
+		return nil
+	}
+	srv := startServer(t, h, func(c *mediaserver.Config) { c.NotifyDigits = true })
+	ca, err := a.Dial(ctx, serverURI(srv, "x"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := b.Incoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.SendDigits(ctx, "5", mediaservertest.DTMFRFC4733); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-digits:
+		if d != "bob:5" {
+			t.Errorf("callNotify dtmf %q, want bob:5", d)
+		}
+	case <-ctx.Done():
+		t.Fatal("no callNotify dtmf")
+	}
+	if got, err := ca.WaitDigits(ctx, 1, mediaservertest.DTMFRFC4733); err != nil || got != "5" {
+		t.Errorf("A got %q, %v: the digit must still be relayed", got, err)
+	}
+}

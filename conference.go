@@ -93,7 +93,7 @@ func (f *Conference) Process(now time.Time) {
 	f.mu.Lock()
 	if f.rec != nil {
 		f.mixer.Mix(&f.frame)
-		f.rec.rec.Write(&f.frame)
+		f.rec.write(now, &f.frame, &f.frame, &f.frame)
 	}
 	f.mu.Unlock()
 }

@@ -230,6 +230,15 @@ func (ss *Session) onProgress(q *Participant, code int, early bool) {
 	ss.callNotify(q, event, code)
 }
 
+func (ss *Session) callNotifyDigit(p *Participant, digit byte) {
+	h := ss.srv.handler.notify
+	if h == nil {
+		return
+	}
+	req := &CallNotifyRequest{Meta: ss.meta(), Event: NotifyDTMF, ReplyID: p.replyID(), ParticipantID: p.id, User: p.user, Digit: string(digit)}
+	ss.notify("callNotify", req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
+}
+
 func (ss *Session) callNotify(q *Participant, event string, code int) {
 	h := ss.srv.handler.notify
 	if h == nil {
@@ -483,7 +492,11 @@ func (ss *Session) onDigit(p *Participant, digit byte, src digitSource) {
 	if c := p.conn; c != nil {
 		if v := c.other(p); v != nil && v.kind == KindIVR && v.player != nil {
 			v.player.Digit(digit)
+			return
 		}
+	}
+	if ss.srv.cfg.NotifyDigits && (p.conn != nil || p.conf != nil) {
+		ss.callNotifyDigit(p, digit)
 	}
 }
 

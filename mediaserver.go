@@ -80,6 +80,10 @@ type Config struct {
 	// DataDir holds prompt files and recordings; it is created when
 	// missing. Default "data" (relative to the working directory).
 	DataDir string
+	// NotifyDigits sends callNotify "dtmf" for digits pressed by
+	// participants that are bridged or in a conference (digits on an IVR
+	// go to the IVR). Off by default: the protocol has no such event.
+	NotifyDigits bool
 	// InbandDTMF detects DTMF tones in the audio of legs that negotiated
 	// no telephone-event (decision 14).
 	InbandDTMF bool

@@ -37,6 +37,9 @@ const (
 	NotifySessionProgress  = "sessionProgress"
 	NotifyMonitorConnected = "monitorConnected"
 	NotifyMonitorDropped   = "monitorDropped"
+	// NotifyDTMF reports a digit pressed by a participant that is not on
+	// an IVR (Config.NotifyDigits), e.g. to start a transfer on a key.
+	NotifyDTMF = "dtmf"
 )
 
 // Failure reasons of calledPartyFailed (decision 13) and other CallEvent
@@ -95,6 +98,8 @@ type CallNotifyRequest struct {
 	ParticipantID string `json:"participantId,omitempty"`
 	User          string `json:"user,omitempty"`
 	SipStatusCode int    `json:"sipStatusCode,omitempty"`
+	// Digit is the DTMF digit of event "dtmf".
+	Digit string `json:"digit,omitempty"`
 }
 
 // CallAnsweredRequest is the callAnswered callback: a connection was

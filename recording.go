@@ -19,6 +19,31 @@ type recording struct {
 	channels     int
 	rec          *media.Recorder
 	started      time.Time
+	frames       int // written, owned by the clock goroutine
+}
+
+// maxPad bounds the silence written at once for ticks the clock skipped.
+const maxPad = 250 // 5 s
+
+// write records this tick's frame(s). When the media clock skipped ticks
+// (a starved process), the gap is filled with silence first, so that the
+// recording keeps the call's real length.
+func (r *recording) write(now time.Time, mono, left, right *media.Frame) {
+	due := int(now.Sub(r.started) / media.FrameDuration)
+	var silence media.Frame
+	for n := 0; r.frames < due-1 && n < maxPad; n++ {
+		r.put(&silence, &silence, &silence)
+	}
+	r.put(mono, left, right)
+}
+
+func (r *recording) put(mono, left, right *media.Frame) {
+	if r.channels == 2 {
+		r.rec.WriteStereo(left, right)
+	} else {
+		r.rec.Write(mono)
+	}
+	r.frames++
 }
 
 // newRecording creates the file exclusively: a name without extension

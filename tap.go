@@ -54,7 +54,7 @@ func (v *voiceSink) WriteFrame(f *media.Frame) {
 }
 
 // Process mixes one tick for the monitor and the recordings.
-func (t *tap) Process(time.Time) {
+func (t *tap) Process(now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sum1 = [media.FrameSamples]int32{}
@@ -85,11 +85,7 @@ func (t *tap) Process(time.Time) {
 		t.mono[i] = sat16(t.sum1[i] + t.sum2[i])
 	}
 	for _, r := range t.recs {
-		if r.channels == 2 {
-			r.rec.WriteStereo(&t.ch1, &t.ch2)
-		} else {
-			r.rec.Write(&t.mono)
-		}
+		r.write(now, &t.mono, &t.ch1, &t.ch2)
 	}
 }
 
