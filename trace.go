@@ -255,3 +255,27 @@ func (f *finishedSessions) get(id string) (*Session, bool) {
 	ss, ok := f.byID[id]
 	return ss, ok
 }
+
+// SessionTrace is the call-flow diagram of one session.
+type SessionTrace struct {
+	SessionID string
+	// Diagram is a Mermaid sequence diagram (see Session.Trace).
+	Diagram string
+}
+
+// RecentTraces returns the diagrams of the sessions completed within
+// Config.TraceRetention, oldest first, then of the live sessions.
+func (s *Server) RecentTraces() []SessionTrace {
+	s.mu.Lock()
+	s.finished.expire()
+	list := append([]*Session(nil), s.finished.order...)
+	for _, ss := range s.sessions {
+		list = append(list, ss)
+	}
+	s.mu.Unlock()
+	out := make([]SessionTrace, 0, len(list))
+	for _, ss := range list {
+		out = append(out, SessionTrace{SessionID: ss.id, Diagram: ss.Trace()})
+	}
+	return out
+}

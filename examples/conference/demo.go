@@ -213,6 +213,9 @@ func runDemo(ctx context.Context, out io.Writer, verbose bool) error {
 		return fmt.Errorf("callbacks out of order:\n got  %s\n want %s", strings.Join(got, ", "), strings.Join(wantCallbacks, ", "))
 	}
 	p.ok("session completed; %d callbacks in the examples document's order", len(wantCallbacks))
+	for _, tr := range srv.RecentTraces() {
+		fmt.Fprintf(out, "\nCall flow of session %s (Mermaid):\n%s", tr.SessionID, tr.Diagram)
+	}
 	p.logf("demo passed")
 	return nil
 }

@@ -190,6 +190,9 @@ func runDemo(ctx context.Context, verbose bool) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	for _, tr := range srv.RecentTraces() {
+		fmt.Printf("\nCall flow of session %s (Mermaid):\n%s", tr.SessionID, tr.Diagram)
+	}
 	logf("demo done")
 	return nil
 }

@@ -147,6 +147,9 @@ func runDemo(ctx context.Context, out io.Writer, verbose bool, channels int) err
 		mid := ch[len(ch)/4 : 3*len(ch)/4]
 		p.ok("channel %d: A's %d Hz is %.0f%% of it, B's %d Hz %.0f%%", i+1, hzA, 100*mediaservertest.ToneShare(mid, hzA), hzB, 100*mediaservertest.ToneShare(mid, hzB))
 	}
+	for _, tr := range srv.RecentTraces() {
+		fmt.Fprintf(out, "\nCall flow of session %s (Mermaid):\n%s", tr.SessionID, tr.Diagram)
+	}
 	p.logf("demo passed")
 	return nil
 }
