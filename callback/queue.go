@@ -113,9 +113,3 @@ func (h *Handler) Close() error {
 	}
 	return nil
 }
-
-// slog keys, spelled like the protocol's JSON names (decision 23).
-const (
-	logSessionID = "sessionId"
-	logErr       = "err"
-)
