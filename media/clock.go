@@ -238,6 +238,7 @@ type Totals struct {
 	Malformed, Foreign    uint64
 	UnknownPayload        uint64
 	Digits                uint64
+	Flooded               uint64
 	Lost                  int64
 	// Late counts packets that arrived too late for a jitter buffer.
 	Late uint64
@@ -257,6 +258,7 @@ func (t *Totals) add(s Stats) {
 	t.Foreign += s.Foreign
 	t.UnknownPayload += s.UnknownPayload
 	t.Digits += s.Digits
+	t.Flooded += s.Flooded
 	t.Lost += s.Lost
 	t.Late += s.Late
 }

@@ -95,6 +95,9 @@ type Stats struct {
 	UnknownPayload uint64
 	// Digits counts DTMF digits detected.
 	Digits uint64
+	// Flooded counts packets dropped because the leg sent faster than
+	// any real phone does.
+	Flooded uint64
 	// Lost is the cumulative number of RTP packets lost (RFC 3550).
 	Lost int64
 	// Jitter is the interarrival jitter in RTP timestamp units (RFC 3550).
@@ -121,8 +124,9 @@ type Endpoint struct {
 	// wiring is replaced under clock.wiringMu; hot paths load it.
 	wiring atomic.Pointer[wiring]
 
-	rtpLatch  latch // owned by the RTP reader
-	rtcpLatch latch // owned by the RTCP reader
+	rtpLatch  latch  // owned by the RTP reader
+	flood     bucket // owned by the RTP reader
+	rtcpLatch latch  // owned by the RTCP reader
 
 	out    outStream   // our outgoing RTP stream
 	inband inbandState // a relayed digit played as tones
@@ -142,6 +146,7 @@ type Endpoint struct {
 	stats struct {
 		packetsIn, packetsOut, bytesIn, bytesOut atomic.Uint64
 		malformed, foreign, unknownPT, digits    atomic.Uint64
+		flooded                                  atomic.Uint64
 	}
 
 	closeOnce sync.Once
@@ -246,6 +251,7 @@ func (e *Endpoint) Stats() Stats {
 		Foreign:        e.stats.foreign.Load(),
 		UnknownPayload: e.stats.unknownPT.Load(),
 		Digits:         e.stats.digits.Load(),
+		Flooded:        e.stats.flooded.Load(),
 	}
 	e.rxMu.Lock()
 	s.Lost = e.rstats.Lost()

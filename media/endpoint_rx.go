@@ -61,7 +61,39 @@ func (l *latch) accept(src netip.AddrPort, st *remoteState, sdp netip.AddrPort, 
 	return false
 }
 
+// Flood control: a leg may send at most maxPacketRate RTP packets a
+// second (with a burst of floodBurst); a peer sending far faster than any
+// real phone costs bounded CPU and is never relayed at its own rate.
+const (
+	maxPacketRate = 400 // 10 ms audio plus RFC 4733 events, with room
+	floodBurst    = 200
+)
+
+// bucket is a token bucket owned by the RTP reader goroutine.
+type bucket struct {
+	tokens float64
+	last   int64
+}
+
+func (b *bucket) allow(now int64) bool {
+	if b.last == 0 {
+		b.tokens = floodBurst
+	} else {
+		b.tokens = min(floodBurst, b.tokens+float64(now-b.last)*maxPacketRate/1e9)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
 func (e *Endpoint) receiveRTP(pkt []byte, src netip.AddrPort, now time.Time) {
+	if !e.flood.allow(now.UnixNano()) {
+		e.stats.flooded.Add(1)
+		return
+	}
 	h, payload, err := ParseRTP(pkt)
 	if err != nil {
 		e.stats.malformed.Add(1)

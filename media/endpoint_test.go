@@ -289,3 +289,28 @@ func TestMediaTimeout(t *testing.T) {
 		t.Fatalf("events %+v, want one media timeout", ev)
 	}
 }
+
+// TestFlood: a peer sending RTP ten times faster than a phone gets a
+// bounded share through; the rest is dropped and counted.
+func TestFlood(t *testing.T) {
+	rig := newRig(t, true)
+	pa, pb := newPeer(t), newPeer(t)
+	a := rig.endpoint(t, EndpointConfig{})
+	b := rig.endpoint(t, EndpointConfig{})
+	a.SetRemote(remoteFor(pa, CodecPCMU, -1))
+	b.SetRemote(remoteFor(pb, CodecPCMU, -1))
+	Bridge(a, b)
+	payload := make([]byte, 160)
+	now := time.Now()
+	for i := range 2000 { // one second of a 2000 packets/s flood
+		h := RTPHeader{SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 1}
+		buf := make([]byte, 12+160, 12+160+SRTPTailroom)
+		h.MarshalTo(buf)
+		copy(buf[12:], payload)
+		a.receiveRTP(buf, pa.addr(), now.Add(time.Duration(i)*time.Second/2000))
+	}
+	st := a.Stats()
+	if st.PacketsIn > floodBurst+maxPacketRate+10 || st.Flooded < 2000-floodBurst-maxPacketRate-10 {
+		t.Fatalf("flood of 2000 packets in 1 s: %d accepted, %d dropped", st.PacketsIn, st.Flooded)
+	}
+}
