@@ -411,12 +411,42 @@ func checkSIPpMedia(t *testing.T, call *sippCall, uacPT uint8) {
 	if !call.dtmf {
 		return
 	}
-	checkDigit(t, "the callee", toUAS, uasPT, uacDigit)
+	checkDigit(t, "the callee", toUAS, uasPT, uacDigit, mixedInput(t, all, uacMediaPort))
 	if uasPT != 101 {
 		t.Logf("the callee's digit is not checked: its pcap is PT 101, the server offered %d", uasPT)
 		return
 	}
-	checkDigit(t, "the caller", toUAC, uacPT, uasDigit)
+	checkDigit(t, "the caller", toUAC, uacPT, uasDigit, mixedInput(t, all, uasMediaPort))
+}
+
+// mixedInput reports whether a SIPp's tone packets (PT 0) came between its
+// digit's packets: on an overloaded machine SIPp plays the pcap late and
+// resumes its tone before its end. TestInteropSIPpToPhone/digit-over-tone
+// checks how the relay handles such input on purpose; here it only says
+// that the event's timestamps cannot be checked.
+func mixedInput(t *testing.T, all []interop.RTPPacket, from uint16) bool {
+	t.Helper()
+	first, last := -1, -1
+	var sent []interop.RTPPacket
+	for _, p := range all {
+		if p.UDP.Src.Port() == from {
+			if p.PayloadType != 0 {
+				if first < 0 {
+					first = len(sent)
+				}
+				last = len(sent)
+			}
+			sent = append(sent, p)
+		}
+	}
+	for i := first + 1; first >= 0 && i < last; i++ {
+		if sent[i].PayloadType == 0 {
+			t.Logf("SIPp (port %d) sent its tone between its digit's packets (overloaded machine?): "+
+				"the relayed event's timestamps are not checked here", from)
+			return true
+		}
+	}
+	return false
 }
 
 // relaySlack is how many PCMU packets a relay may miss: those that arrive
@@ -459,9 +489,10 @@ func checkPayloadTypes(t *testing.T, who string, pkts []interop.RTPPacket, te ui
 }
 
 // checkDigit checks that the RFC 4733 event reached a party (pkts) with
-// payload type pt, completely (an end packet), as one event (one RTP
-// timestamp, RFC 4733 §2.5.1.2) and in the SSRC of the audio.
-func checkDigit(t *testing.T, who string, pkts []interop.RTPPacket, pt, event uint8) {
+// payload type pt, completely (an end packet), in the SSRC of the audio and,
+// unless mixed (see mixedInput), as one event (one RTP timestamp, RFC 4733
+// §2.5.1.2).
+func checkDigit(t *testing.T, who string, pkts []interop.RTPPacket, pt, event uint8, mixed bool) {
 	t.Helper()
 	events := interop.TelephoneEvents(interop.WithPT(pkts, pt))
 	var lines []string
@@ -483,7 +514,7 @@ func checkDigit(t *testing.T, who string, pkts []interop.RTPPacket, pt, event ui
 		case e.Event != event:
 			t.Errorf("event %d reached %s, want only %d:\n  %s", e.Event, who, event, dump)
 			return
-		case e.Packet.Timestamp != events[0].Packet.Timestamp:
+		case !mixed && e.Packet.Timestamp != events[0].Packet.Timestamp:
 			t.Errorf("the event's packets to %s carry different RTP timestamps (RFC 4733 §2.5.1.2: the event's start):\n  %s", who, dump)
 			return
 		case !audioSSRC[e.Packet.SSRC]:
@@ -685,23 +716,32 @@ func sippToPhone(t *testing.T, uacPT uint8, overTone bool) {
 	waitExit(ctx, t, uac)
 	waitCompleted(ctx, t, srv, cb)
 	t.Logf("call done after %v", time.Since(start).Round(time.Millisecond))
-	if got := in.ReceivedDigits(); call.dtmf && got != fmt.Sprint(uacDigit) {
-		t.Errorf("one key press of the caller (digit %d) reached the phone as %q", uacDigit, got)
-	}
 	checkHeard(t, "the phone", in.Heard().Samples(), uacHz, phoneHz)
-	if !call.stopCapture(ctx, t) {
-		t.Skipf("the phone's side passed; what the SIPp caller received is not checked: %s", call.noCap)
+	strict := true // expect exactly one event at the phone
+	if call.stopCapture(ctx, t) {
+		toUAC := interop.RTPTo(call.pkts, uacMediaPort)
+		phonePort := in.Stats().LocalRTP.Port()
+		toPhone := interop.RTPTo(call.pkts, phonePort)
+		checkHeard(t, "the SIPp caller", interop.DecodePCMU(interop.WithPT(toUAC, 0)), phoneHz, uacHz)
+		all := interop.RTPAll(call.pkts)
+		checkRelayed(t, all, uacMediaPort, phonePort, "the caller sent to the phone")
+		checkRelayed(t, all, phonePort, uacMediaPort, "the phone sent to the caller")
+		checkPayloadTypes(t, "the caller", toUAC, uacPT)
+		checkDigit(t, "the caller", toUAC, uacPT, uasDigit, false) // our phone: one SSRC
+		strict = overTone || !mixedInput(t, all, uacMediaPort)
+		if call.dtmf {
+			checkDigit(t, "the phone", toPhone, uint8(in.TelephoneEventPT()), uacDigit, !strict)
+		}
 	}
-	toUAC := interop.RTPTo(call.pkts, uacMediaPort)
-	phonePort := in.Stats().LocalRTP.Port()
-	toPhone := interop.RTPTo(call.pkts, phonePort)
-	checkHeard(t, "the SIPp caller", interop.DecodePCMU(interop.WithPT(toUAC, 0)), phoneHz, uacHz)
-	all := interop.RTPAll(call.pkts)
-	checkRelayed(t, all, uacMediaPort, phonePort, "the caller sent to the phone")
-	checkRelayed(t, all, phonePort, uacMediaPort, "the phone sent to the caller")
-	checkPayloadTypes(t, "the caller", toUAC, uacPT)
-	checkDigit(t, "the caller", toUAC, uacPT, uasDigit)
-	if call.dtmf {
-		checkDigit(t, "the phone", toPhone, uint8(in.TelephoneEventPT()), uacDigit)
+	got, want := in.ReceivedDigits(), fmt.Sprint(uacDigit)
+	switch {
+	case !call.dtmf:
+	case strict && got != want:
+		t.Errorf("one key press of the caller (digit %d) reached the phone as %q", uacDigit, got)
+	case !strings.Contains(got, want):
+		t.Errorf("the caller's digit %d did not reach the phone (got %q)", uacDigit, got)
+	}
+	if call.capture == nil {
+		t.Skipf("the phone's side passed; what the SIPp caller received is not checked: %s", call.noCap)
 	}
 }
