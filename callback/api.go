@@ -53,7 +53,10 @@ type APIConfig struct {
 	// 200 once the server's listeners are bound and until Drain is called,
 	// and 503 otherwise.
 	Readyz http.Handler
-	// Sessions, when set, serves /sessions/... (behind authentication).
+	// Sessions, when set, replaces the built-in /sessions and
+	// /sessions/{sessionId} (behind authentication), which list the
+	// sessions whose call-flow diagrams the server keeps and send one as
+	// Mermaid text.
 	Sessions http.Handler
 
 	// AllowOrigin is the Access-Control-Allow-Origin of every answer.

@@ -33,6 +33,9 @@ func (a *API) routeOperator() {
 	if a.cfg.Sessions != nil {
 		m.Handle("/sessions", a.cfg.Sessions)
 		m.Handle("/sessions/", a.cfg.Sessions)
+	} else {
+		m.HandleFunc("/sessions", a.listSessions)
+		m.HandleFunc("/sessions/{sessionId}", a.sessionTrace)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "no such path")
@@ -69,4 +72,42 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, status{Status: "ready"})
+}
+
+// sessionList is the body of GET /sessions.
+type sessionList struct {
+	Sessions []sessionItem `json:"sessions"`
+}
+
+type sessionItem struct {
+	SessionID string `json:"sessionId"`
+}
+
+// listSessions lists the sessions whose call-flow diagrams are kept: those
+// completed within mediaserver.Config.TraceRetention, oldest first, then
+// the live ones.
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
+	if !getOnly(w, r) {
+		return
+	}
+	out := sessionList{Sessions: []sessionItem{}}
+	for _, tr := range a.srv.RecentTraces() {
+		out.Sessions = append(out.Sessions, sessionItem{SessionID: tr.SessionID})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// sessionTrace sends the Mermaid sequence diagram of one session.
+func (a *API) sessionTrace(w http.ResponseWriter, r *http.Request) {
+	if !getOnly(w, r) {
+		return
+	}
+	diagram, ok := a.srv.Trace(r.PathValue("sessionId"))
+	if !ok {
+		writeError(w, http.StatusNotFound, codeNotFound, "no trace of session "+r.PathValue("sessionId"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, diagram)
 }

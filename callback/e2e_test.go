@@ -56,6 +56,17 @@ func TestE2EIVRInterrupt(t *testing.T) {
 	if rep.status != http.StatusNotFound || rep.str("error") != "notFound" || !rep.docValid() {
 		t.Errorf("interrupt with a stale replyId: %d %s", rep.status, rep.raw)
 	}
+	// The session's call flow is served as a Mermaid diagram.
+	trace := r.do(http.MethodGet, "/sessions/"+str(done, "sessionId"), nil)
+	if trace.status != http.StatusOK || !strings.Contains(string(trace.raw), "sequenceDiagram") {
+		t.Errorf("GET /sessions/{id}: %d %.200s", trace.status, trace.raw)
+	}
+	if list := r.do(http.MethodGet, "/sessions", nil); list.status != http.StatusOK || !strings.Contains(string(list.raw), str(done, "sessionId")) {
+		t.Errorf("GET /sessions: %d %s", list.status, list.raw)
+	}
+	if rep := r.do(http.MethodGet, "/sessions/nosuchsession", nil); rep.status != http.StatusNotFound || rep.str("error") != "notFound" {
+		t.Errorf("GET /sessions/nosuchsession: %d %s", rep.status, rep.raw)
+	}
 	for _, h := range r.app.Hooks() {
 		m := h.fields(t)
 		if m["sessionId"] != done["sessionId"] || m["apiBaseUrl"] != r.http.URL || h.header.Get(HeaderAPIBaseURL) != r.http.URL || m["domain"] != "tenant.example.com" {
