@@ -17,7 +17,9 @@
 //     /promptfile/{filename}) on top of a *mediaserver.Server, at /op and
 //     at /{domain}/op, with bearer-token or RS256 JWT authentication,
 //     CORS, JSON errors {"success":false,"error":...,"message":...} and
-//     the operator paths /healthz, /readyz, /metrics and /openapi.json.
+//     the operator paths /healthz, /readyz, /metrics and /openapi.json
+//     (without authentication) and /sessions/{sessionId}, a session's call
+//     flow as a Mermaid diagram.
 //
 // OpenAPI returns the OpenAPI 3.1 document of both: the REST paths and the
 // callbacks as webhooks.
