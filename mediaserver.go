@@ -332,6 +332,9 @@ func (s *Server) Serve(ctx context.Context) error {
 // Ready is closed once the SIP listeners are bound.
 func (s *Server) Ready() <-chan struct{} { return s.agent.Ready() }
 
+// Draining reports whether Shutdown or Close began: new calls get 503.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
 // SIPAddr returns the bound SIP UDP address (valid after Ready).
 func (s *Server) SIPAddr() netip.AddrPort { return s.agent.UDPAddr() }
 

@@ -35,6 +35,21 @@ func (s *Server) OpenPrompt(name string) (*os.File, fs.FileInfo, error) {
 	return f, fi, promptErr(err)
 }
 
+// ResolvePrompt opens a prompt file by the name a phrase would use: the
+// exact name, else name+".wav", else name+".mp3" (API.md §3.10). It
+// returns the file, its info and the name it found.
+func (s *Server) ResolvePrompt(name string) (*os.File, fs.FileInfo, string, error) {
+	_, fi, err := s.store.Resolve(name)
+	if err != nil {
+		return nil, nil, "", promptErr(err)
+	}
+	f, fi, err := s.store.Open(fi.Name())
+	if err != nil {
+		return nil, nil, "", promptErr(err)
+	}
+	return f, fi, fi.Name(), nil
+}
+
 // DeletePrompt removes a prompt file or recording.
 func (s *Server) DeletePrompt(name string) error {
 	return promptErr(s.store.Delete(name))

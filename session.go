@@ -235,17 +235,21 @@ func invoke[T any](ss *Session, name string, about *Participant, decision bool, 
 		return zero, cause
 	}
 	if r.err != nil {
-		ss.logCallbackError(name, r.err)
+		ss.logCallbackError(name, r.err, decision)
 	}
 	return r.v, r.err
 }
 
-func (ss *Session) logCallbackError(name string, err error) {
+func (ss *Session) logCallbackError(name string, err error, decision bool) {
+	msg := "callback failed"
+	if decision {
+		msg = "callback failed; using the fallback"
+	}
 	if p, ok := err.(*PanicError); ok {
-		ss.log.Error("handler panicked; using the fallback", "callback", name, "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
+		ss.log.Error(msg+": handler panicked", "callback", name, "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
 		return
 	}
-	ss.log.Warn("handler failed; using the fallback", "callback", name, logErr, err)
+	ss.log.Warn(msg, "callback", name, logErr, err)
 }
 
 // notify delivers an informational callback; its errors are only logged.

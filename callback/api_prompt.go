@@ -52,16 +52,7 @@ func (a *API) getPrompt(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func (a *API) openPrompt(name string) (*os.File, fs.FileInfo, string, error) {
-	f, fi, err := a.srv.OpenPrompt(name)
-	if err == nil || !errors.Is(err, mediaserver.ErrNotFound) {
-		return f, fi, name, err
-	}
-	for _, ext := range []string{".wav", ".mp3"} {
-		if f, fi, err2 := a.srv.OpenPrompt(name + ext); err2 == nil {
-			return f, fi, name + ext, nil
-		}
-	}
-	return nil, nil, "", fmt.Errorf("prompt file %q (nor .wav or .mp3): %w", name, mediaserver.ErrNotFound)
+	return a.srv.ResolvePrompt(name)
 }
 
 // audioType is the Content-Type of a prompt file by its extension.

@@ -236,7 +236,7 @@ func TestE2EFallbacks(t *testing.T) {
 	logs := r.logs.String()
 	var line string
 	for l := range strings.SplitSeq(logs, "\n") {
-		if strings.Contains(l, "handler failed") && strings.Contains(l, "callback=newCall") {
+		if strings.Contains(l, "callback failed; using the fallback") && strings.Contains(l, "callback=newCall") {
 			line = l
 		}
 	}
