@@ -22,7 +22,8 @@ const (
 	stateClosed  // sockets closing; no new goroutines
 )
 
-// Agent is a SIP user agent on UDP and TCP: it receives calls (OnInvite),
+// Agent is a SIP user agent on UDP, TCP and (with Config.TLS) TLS: it
+// receives calls (OnInvite),
 // places calls (Invite) and runs their dialogs. Create it with NewAgent, run
 // it with Serve and stop it with Close. Its methods are safe for concurrent
 // use.
@@ -41,6 +42,10 @@ type Agent struct {
 	tpl    *sip.TransportLayer
 	txl    *sip.TransactionLayer
 
+	stats   agentStats
+	limiter *rateLimiter  // nil when InviteRateLimit is off
+	digest  *digestServer // nil without InboundAuth
+
 	ready  chan struct{} // closed once bound
 	done   chan struct{} // closed when Close begins
 	ctx    context.Context
@@ -55,8 +60,10 @@ type Agent struct {
 	dialogs  map[string]*call // by dialogKey
 	udpConn  net.PacketConn
 	tcpLn    net.Listener
+	tlsLn    net.Listener // nil without TLSAddr
 	udpAddr  netip.AddrPort
 	tcpAddr  netip.AddrPort
+	tlsAddr  netip.AddrPort
 	bgActive int           // background transactions running
 	bgIdle   chan struct{} // closed when bgActive drops to 0, while Close waits
 }
@@ -83,11 +90,15 @@ func NewAgent(cfg Config) (*Agent, error) {
 		ready:     make(chan struct{}),
 		done:      make(chan struct{}),
 		dialogs:   make(map[string]*call),
+		limiter:   newRateLimiter(cfg.InviteRateLimit),
+		digest:    newDigestServer(cfg.InboundAuth),
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	sgLog := newSipgoLogger(a.log)
 	a.parser = sip.NewParser(sip.WithHeadersParsers(lenientHeaderParsers()))
-	a.tpl = sip.NewTransportLayer(net.DefaultResolver, a.parser, nil,
+	// The TLS config dials outbound TLS connections (sipgo sets ServerName
+	// per connection when it is empty).
+	a.tpl = sip.NewTransportLayer(net.DefaultResolver, a.parser, cfg.TLS,
 		sip.WithTransportLayerLogger(sgLog))
 	// Our pre-handler runs before the transaction layer's (handlers run in
 	// registration order, synchronously in the read loop).
@@ -100,8 +111,8 @@ func NewAgent(cfg Config) (*Agent, error) {
 }
 
 // Serve binds UDP and TCP on Config.ListenAddr (the same port number for
-// both), closes Ready, and serves until ctx ends, Close is called or a
-// listener fails. It then closes the agent and returns ErrClosed, or the
+// both) and TLS on Config.TLSAddr when set, closes Ready, and serves until
+// ctx ends, Close is called or a listener fails. It then closes the agent and returns ErrClosed, or the
 // listener's error (wrapping ErrTransport). It returns at once with an
 // error if the listeners cannot be bound or Serve was already called.
 func (a *Agent) Serve(ctx context.Context) error {
@@ -122,13 +133,25 @@ func (a *Agent) Serve(ctx context.Context) error {
 		_ = a.Close()
 		return fmt.Errorf("sip: listen %s: %w", a.cfg.ListenAddr, err)
 	}
+	var tlsLn net.Listener
+	if a.cfg.TLSAddr != "" {
+		if tlsLn, err = net.Listen("tcp", a.cfg.TLSAddr); err != nil {
+			_ = udp.Close()
+			_ = tcp.Close()
+			_ = a.Close()
+			return fmt.Errorf("sip: listen tls %s: %w", a.cfg.TLSAddr, err)
+		}
+	}
 	a.mu.Lock()
-	a.udpConn, a.tcpLn = udp, tcp
+	a.udpConn, a.tcpLn, a.tlsLn = udp, tcp, tlsLn
 	a.udpAddr = udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	a.tcpAddr = tcp.Addr().(*net.TCPAddr).AddrPort()
+	if tlsLn != nil {
+		a.tlsAddr = tlsLn.Addr().(*net.TCPAddr).AddrPort()
+	}
 	a.mu.Unlock()
 
-	failed := make(chan error, 2)
+	failed := make(chan error, 3)
 	serve := func(f func() error) {
 		a.goFunc(func() {
 			err := f()
@@ -144,8 +167,18 @@ func (a *Agent) Serve(ctx context.Context) error {
 	started.Add(2)
 	serve(func() error { return a.tpl.ServeUDP(&guardPacketConn{PacketConn: udp, a: a, started: started.Done}) })
 	serve(func() error { return a.tpl.ServeTCP(&guardListener{Listener: tcp, a: a, started: started.Done}) })
+	if tlsLn != nil {
+		started.Add(1)
+		serve(func() error {
+			return a.tpl.ServeTLS(&guardListener{Listener: tlsLn, a: a, started: started.Done, tls: a.cfg.TLS})
+		})
+	}
 	started.Wait()
-	a.log.Info("sip: serving", "udp", a.UDPAddr().String(), "tcp", a.TCPAddr().String())
+	if tlsLn != nil {
+		a.log.Info("sip: serving", "udp", a.UDPAddr().String(), "tcp", a.TCPAddr().String(), "tls", a.TLSAddr().String())
+	} else {
+		a.log.Info("sip: serving", "udp", a.UDPAddr().String(), "tcp", a.TCPAddr().String())
+	}
 	close(a.ready)
 
 	var serveErr error
@@ -212,6 +245,14 @@ func (a *Agent) TCPAddr() netip.AddrPort {
 	return a.tcpAddr
 }
 
+// TLSAddr is the bound TLS address; the zero value before Ready and
+// without Config.TLSAddr.
+func (a *Agent) TLSAddr() netip.AddrPort {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tlsAddr
+}
+
 // Close ends every call without calling its handler (BYE for answered
 // calls, CANCEL for ringing outbound calls, 503 for unanswered inbound
 // calls), waits up to two seconds for those transactions, then closes the
@@ -239,15 +280,18 @@ func (a *Agent) close() error {
 
 	a.mu.Lock()
 	a.state = stateClosed
-	udp, tcp := a.udpConn, a.tcpLn
+	udp, tcp, tlsLn := a.udpConn, a.tcpLn, a.tlsLn
 	a.dialogs = map[string]*call{}
 	a.mu.Unlock()
 
 	a.cancel()
 	a.txl.Close()
 	var errs []error
-	if tcp != nil {
-		if err := tcp.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	for _, ln := range []net.Listener{tcp, tlsLn} {
+		if ln == nil {
+			continue
+		}
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
@@ -379,7 +423,16 @@ func (a *Agent) findDialog(callID, localTag string) *call {
 	return a.dialogs[dialogKey(callID, localTag)]
 }
 
-// listenPort is the port of both listeners.
+// listenPort is the port of the UDP and TCP listeners.
 func (a *Agent) listenPort() int { return int(a.UDPAddr().Port()) }
+
+// portFor is our port for transport: the TLS listener's for TLS (0 without
+// one: sipgo then puts the connection's port in Via), else listenPort.
+func (a *Agent) portFor(transport string) int {
+	if transport == "TLS" {
+		return int(a.TLSAddr().Port())
+	}
+	return a.listenPort()
+}
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -5,6 +5,7 @@ package sip
 // inbound.go and outbound.go, errors in errors.go.
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -65,7 +66,61 @@ type Media struct {
 	Direction Direction
 	// Ptime is the remote a=ptime, 0 when absent.
 	Ptime time.Duration
+	// SRTP holds the SDES keys when the stream is SRTP (RTP/SAVP, RFC
+	// 4568), nil for plain RTP. It is only ever set for a call whose
+	// signalling runs over TLS with Config.SRTP on. Each Media carries its
+	// own copy: the receiver owns it. Never log it.
+	SRTP *SRTPKeys
 }
+
+// SRTPKeys are the SDES keys of one SRTP stream (RFC 4568 §6.1): in each
+// direction the 16-byte master key followed by the 14-byte master salt, the
+// split pion/srtp's Config.Keys takes (LocalMasterKey, LocalMasterSalt,
+// RemoteMasterKey, RemoteMasterSalt).
+type SRTPKeys struct {
+	// Suite is the crypto suite, SRTPSuite80 or SRTPSuite32 (pion/srtp's
+	// ProtectionProfileAes128CmHmacSha1_80 and _32).
+	Suite string
+	// Local is our master key and salt, 30 bytes: what we send is
+	// protected with it.
+	Local []byte
+	// Remote is the peer's master key and salt, 30 bytes: what we receive
+	// is unprotected with it.
+	Remote []byte
+}
+
+// SRTP crypto suites of RFC 4568 §6.2 that the agent accepts (both use
+// 30 bytes of key and salt). Our own offers use SRTPSuite80.
+const (
+	// SRTPSuite80 is AES counter mode with a 128-bit key and an 80-bit
+	// HMAC-SHA1 tag.
+	SRTPSuite80 = "AES_CM_128_HMAC_SHA1_80"
+	// SRTPSuite32 is AES counter mode with a 128-bit key and a 32-bit
+	// HMAC-SHA1 tag.
+	SRTPSuite32 = "AES_CM_128_HMAC_SHA1_32"
+)
+
+// SRTPMode says whether calls use SRTP with SDES keys. Keys travel in the
+// SDP, so the agent exchanges them only over TLS (decision 21): a call
+// whose signalling is UDP or TCP never gets keys, whatever the mode.
+type SRTPMode uint8
+
+// SRTP modes.
+const (
+	// SRTPOff (the default): plain RTP only. An RTP/SAVP stream is
+	// answered at port 0, with 488 when it is the only audio stream.
+	SRTPOff SRTPMode = iota
+	// SRTPOptional: over TLS an RTP/SAVP offer with an acceptable crypto
+	// attribute is answered with our own fresh key, and a plain RTP/AVP
+	// offer is accepted too; our own offers are plain RTP/AVP. Calls over
+	// UDP and TCP are plain, as with SRTPOff.
+	SRTPOptional
+	// SRTPRequired: every call is SRTP. Over TLS our offers are RTP/SAVP
+	// with a crypto attribute and plain offers get 488; calls that do not
+	// come over TLS get 488, and Invite refuses a target not reached over
+	// TLS (ErrNoRoute).
+	SRTPRequired
+)
 
 // CanSend reports whether we may send RTP toward the remote side.
 func (m Media) CanSend() bool {
@@ -119,7 +174,8 @@ type Trunk struct {
 	// (sip:+E164@Domain;user=phone), and selects this trunk for sip: targets
 	// whose host equals it. Empty: the Proxy host.
 	Domain string
-	// Transport is "udp" (default) or "tcp".
+	// Transport is "udp" (default), "tcp" or "tls" (needs Config.TLS; the
+	// Proxy port defaults to 5061 then).
 	Transport string
 	// Username and Password answer 401/407 digest challenges, for every
 	// request of the call.
@@ -166,6 +222,124 @@ type Config struct {
 	// Draining, when it returns true, makes the agent answer out-of-dialog
 	// OPTIONS and new INVITEs with 503 and Retry-After (decision 20).
 	Draining func() bool
+
+	// AllowedSources, when non-empty, is who may talk to the agent first:
+	// a request from a source address outside these prefixes (and outside
+	// TrustedProxies) is dropped without any answer and counted in
+	// Stats.NotAllowed, unless it belongs to one of our dialogs (a callee
+	// may send its BYE from another address than the one we called) or is
+	// an ACK. Responses always pass. Silence rather than 403: the peers that
+	// matter are listed, and an answer would confirm a SIP server to
+	// scanners, answer forged UDP sources, and cost a server transaction per
+	// request. Empty (the default): every source is allowed.
+	AllowedSources []netip.Prefix
+	// TrustedProxies are the proxies in front of the agent (a Kamailio
+	// dispatcher): their requests are always allowed and exempt from
+	// InviteRateLimit and InboundAuth (the proxy authenticates and limits).
+	TrustedProxies []netip.Prefix
+	// InviteRateLimit limits the out-of-dialog INVITEs of each source
+	// address: beyond it an INVITE gets 503 with Retry-After and is counted
+	// in Stats.RateLimited. The zero value turns it off (the default).
+	InviteRateLimit RateLimit
+	// InboundAuth, when non-nil, demands digest authentication (RFC 3261
+	// §22, RFC 8760) of out-of-dialog INVITEs from sources outside
+	// TrustedProxies. Requests inside a dialog are not challenged.
+	InboundAuth *InboundAuth
+	// RetryAfter is the Retry-After of every 503 the agent sends: draining,
+	// rate limit (at least the time until the source may send again),
+	// InboundCall.Reject(503, ...) and Close. Default 5 s; rounded up to
+	// whole seconds.
+	RetryAfter time.Duration
+
+	// TLS, when non-nil, enables SIP over TLS. The agent listens for TLS on
+	// TLSAddr (its Certificates or GetCertificate serve inbound
+	// connections) and calls sips: URIs, ;transport=tls targets and "tls"
+	// trunks over TLS (its RootCAs verify the peer, nil meaning the system
+	// roots; leave ServerName empty so that each connection checks the host
+	// it dials; Certificates are offered when a peer asks for a client
+	// certificate). The agent keeps a copy. Nil (the default): no TLS, and
+	// such targets are refused with ErrNoRoute.
+	TLS *tls.Config
+	// TLSAddr is host:port to listen on for TLS (the host an IP address;
+	// port 0 picks a free port). It needs TLS with a certificate. Empty
+	// (the default): no TLS listener; outbound TLS calls then rely on the
+	// peer sending its in-dialog requests over our connection.
+	TLSAddr string
+	// SRTP chooses SDES-SRTP for calls over TLS (decision 21). Anything but
+	// SRTPOff needs TLS. Default SRTPOff.
+	SRTP SRTPMode
+}
+
+// RateLimit is a token bucket per source: IPv4 addresses count one by one,
+// IPv6 addresses by /64 (one host's usual allocation).
+type RateLimit struct {
+	// Rate is the sustained number of INVITEs per second a source may send;
+	// 0 turns the limit off.
+	Rate float64
+	// Burst is how many INVITEs more than Rate a source may send at once:
+	// an idle source may send Rate+Burst INVITEs at once, then Rate per
+	// second. Count two INVITEs per call when InboundAuth challenges them.
+	Burst int
+	// MaxSources bounds the number of sources tracked (memory). Sources
+	// idle long enough to have a full bucket again are forgotten; when the
+	// table is full of active sources, one of them is forgotten (it gets a
+	// fresh bucket), so that a flood from many addresses never locks out a
+	// new caller. Default 10000.
+	MaxSources int
+}
+
+// InboundAuth configures digest authentication of inbound INVITEs. The
+// nonces are stateless (a timestamp and the source address, signed with
+// Secret); only the nonce counts of accepted credentials are remembered,
+// to refuse replays.
+type InboundAuth struct {
+	// Realm is the digest realm. Default Config.PublicHost.
+	Realm string
+	// Lookup returns the password of user, ok false for an unknown user.
+	// It runs on the goroutine handling the INVITE, must be safe for
+	// concurrent use and should return quickly. One of Lookup and Users
+	// must be set.
+	Lookup func(user string) (password string, ok bool)
+	// Users is a static table of user names and passwords, used when
+	// Lookup is nil. The agent keeps a copy.
+	Users map[string]string
+	// Secret signs the nonces (HMAC-SHA256); instances sharing it accept
+	// each other's nonces. Default: 32 random bytes per Agent.
+	Secret []byte
+	// NonceLifetime is how long a nonce is accepted; right credentials on
+	// an older nonce get 401 with stale=true. Default 5 minutes.
+	NonceLifetime time.Duration
+	// Algorithms are the digest algorithms challenged, one
+	// WWW-Authenticate each in this order: "SHA-256" and "MD5". Default
+	// both, SHA-256 first (RFC 8760 §2.4); use {"MD5"} for old phones that
+	// read only the first challenge.
+	Algorithms []string
+}
+
+// Stats counts the requests the agent refused, by reason, since NewAgent.
+// Metrics can export the counts as counters (they only grow).
+type Stats struct {
+	// NotAllowed: requests dropped because their source is outside
+	// Config.AllowedSources.
+	NotAllowed uint64
+	// RateLimited: INVITEs answered 503 for Config.InviteRateLimit.
+	RateLimited uint64
+	// Draining: INVITEs and OPTIONS answered 503 because the agent is
+	// draining (Config.Draining) or closing.
+	Draining uint64
+	// Challenged: INVITEs answered 401 (no credentials, an unknown or
+	// stale nonce); a normal authenticated call costs one.
+	Challenged uint64
+	// AuthFailed: INVITEs answered 403 for a wrong user or password.
+	AuthFailed uint64
+	// Invalid: requests refused by validation (RFC 3261 §8.2: 400, 415,
+	// 416, 420, 501, 505 ...), statelessly or not.
+	Invalid uint64
+	// TLSHandshakeFailed: inbound TLS connections whose handshake failed.
+	TLSHandshakeFailed uint64
+	// RateLimitSources is the number of sources the rate limiter tracks now
+	// (a gauge; at most RateLimit.MaxSources).
+	RateLimitSources int
 }
 
 // DialogHandler receives the events of one call. Its methods are called on
@@ -242,9 +416,10 @@ type EndReason struct {
 
 // InviteRequest describes an outbound call.
 type InviteRequest struct {
-	// Target is the destination as the application gave it: a sip: URI (or
-	// user@host), a tel: URI, or a bare number or user routed through the
-	// first trunk; see Agent.Invite for the rules. sips: is refused (no TLS).
+	// Target is the destination as the application gave it: a sip: or sips:
+	// URI (or user@host), a tel: URI, or a bare number or user routed
+	// through the first trunk; see Agent.Invite for the rules. sips: and
+	// ;transport=tls need Config.TLS.
 	Target string
 	// CallerID is the user part presented in From; empty means "mediaserver".
 	// A trunk's FromUser replaces it.

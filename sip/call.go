@@ -51,7 +51,8 @@ type call struct {
 	routeSet     []sip.Uri
 	localCSeq    uint32
 	remoteCSeq   uint32
-	transport    string // "UDP" or "TCP"
+	transport    string // "UDP", "TCP" or "TLS"
+	sips         bool   // the dialog is sips: (RFC 3261 §19.1): our Contact is sips too
 	dest         string // forced next hop (trunk proxy, TCP connection), or ""
 	trunk        *Trunk // the trunk of an outbound call, nil otherwise
 	auth         *authCache
@@ -61,6 +62,7 @@ type call struct {
 	lsdp      localSDP
 	remote    Media
 	haveLocal bool // local is set (Negotiate called, or outbound)
+	srtp      srtpPolicy
 
 	// Inbound INVITE.
 	inv        *sip.Request
@@ -68,6 +70,7 @@ type call struct {
 	offer      *sessionDesc // the INVITE's offer; nil when offerless
 	answered   bool         // Negotiate produced our answer
 	answerRest string       // that answer, after o=
+	authUser   string       // the digest user that authenticated the INVITE
 
 	// A 2xx we sent (INVITE or re-INVITE) waiting for its ACK.
 	pend     *pending2xx
@@ -173,8 +176,7 @@ func (c *call) shutdown() {
 		inv, tx := c.inv, c.invTx
 		c.mu.Unlock()
 		if c.end(EndReason{}, false) {
-			_ = c.a.respond(tx, inv, 503, "Service Unavailable", nil, c.localTag,
-				sip.NewHeader("Retry-After", retryAfterSecs))
+			_ = c.a.respond(tx, inv, 503, "Service Unavailable", nil, c.localTag)
 		}
 	case kind == kindOutbound && state == csEarly:
 		c.hangupOutbound()

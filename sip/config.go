@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"crypto/rand"
 	"errors"
+	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -18,6 +21,9 @@ const (
 	defaultSessionExpires  = 1800 * time.Second
 	// minSessionExpires is our Min-SE (RFC 4028 §4: at least 90 s).
 	minSessionExpires = 90 * time.Second
+	defaultRetryAfter = 5 * time.Second
+	defaultMaxSources = 10000
+	defaultNonceLife  = 5 * time.Minute
 )
 
 // withDefaults returns a copy of c with defaults filled in, or the
@@ -57,8 +63,12 @@ func (c Config) withDefaults() (Config, error) {
 		field := "Trunks[" + strconv.Itoa(i) + "]"
 		switch strings.ToLower(t.Transport) {
 		case "", "udp", "tcp":
+		case "tls":
+			if c.TLS == nil {
+				bad(field+".Transport", "tls needs Config.TLS")
+			}
 		default:
-			bad(field+".Transport", "must be udp or tcp")
+			bad(field+".Transport", "must be udp, tcp or tls")
 		}
 		if t.Proxy == "" && t.Domain == "" {
 			bad(field, "needs a Proxy or a Domain")
@@ -69,13 +79,149 @@ func (c Config) withDefaults() (Config, error) {
 			}
 		}
 	}
+	errs = append(errs, c.securityDefaults()...)
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
 	if c.PublicHost == "" {
 		c.PublicHost = defaultPublicHost(host)
 	}
+	if c.InboundAuth != nil && c.InboundAuth.Realm == "" {
+		c.InboundAuth.Realm = c.PublicHost
+	}
 	return c, nil
+}
+
+// securityDefaults copies and checks the admission, TLS and SRTP fields
+// (decisions 20 and 21).
+func (c *Config) securityDefaults() []error {
+	var errs []error
+	bad := func(field, reason string) { errs = append(errs, &ConfigError{Field: field, Reason: reason}) }
+	c.AllowedSources = maskPrefixes(c.AllowedSources, "AllowedSources", bad)
+	c.TrustedProxies = maskPrefixes(c.TrustedProxies, "TrustedProxies", bad)
+	switch {
+	case c.RetryAfter == 0:
+		c.RetryAfter = defaultRetryAfter
+	case c.RetryAfter < 0:
+		bad("RetryAfter", "negative")
+	}
+	rl := &c.InviteRateLimit
+	switch {
+	case rl.Rate < 0 || math.IsNaN(rl.Rate) || rl.Rate > 1e6:
+		bad("InviteRateLimit.Rate", "must be between 0 and 1e6")
+	case rl.Burst < 0 || rl.Burst > 1e6:
+		bad("InviteRateLimit.Burst", "must be between 0 and 1e6")
+	case rl.Rate == 0 && rl.Burst > 0:
+		bad("InviteRateLimit.Burst", "set without a Rate")
+	}
+	switch {
+	case rl.MaxSources == 0:
+		rl.MaxSources = defaultMaxSources
+	case rl.MaxSources < 0:
+		bad("InviteRateLimit.MaxSources", "negative")
+	}
+	if c.InboundAuth != nil {
+		ia := *c.InboundAuth
+		errs = append(errs, ia.withDefaults()...)
+		c.InboundAuth = &ia
+	}
+	if c.TLS != nil {
+		c.TLS = c.TLS.Clone()
+	}
+	if c.TLSAddr != "" {
+		switch host, _, err := splitHostPort(c.TLSAddr); {
+		case err != nil:
+			bad("TLSAddr", err.Error())
+		case host == "localhost":
+			c.TLSAddr = strings.Replace(c.TLSAddr, "localhost", "127.0.0.1", 1)
+		case host != "":
+			if _, err := netip.ParseAddr(host); err != nil {
+				bad("TLSAddr", "host must be an IP address")
+			}
+		}
+		if c.TLS == nil {
+			bad("TLSAddr", "needs Config.TLS")
+		} else if len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
+			bad("TLS", "a TLS listener needs Certificates or GetCertificate")
+		}
+	}
+	switch c.SRTP {
+	case SRTPOff:
+	case SRTPOptional, SRTPRequired:
+		if c.TLS == nil {
+			bad("SRTP", "SDES keys travel only over TLS: set Config.TLS")
+		}
+	default:
+		bad("SRTP", "unknown mode")
+	}
+	return errs
+}
+
+// maskPrefixes copies prefixes with their host bits cleared; an invalid
+// prefix is a ConfigError.
+func maskPrefixes(ps []netip.Prefix, field string, bad func(field, reason string)) []netip.Prefix {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]netip.Prefix, 0, len(ps))
+	for i, p := range ps {
+		if !p.IsValid() {
+			bad(field+"["+strconv.Itoa(i)+"]", "invalid prefix")
+			continue
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// withDefaults copies the tables of an InboundAuth and checks it.
+func (ia *InboundAuth) withDefaults() []error {
+	var errs []error
+	bad := func(field, reason string) {
+		errs = append(errs, &ConfigError{Field: "InboundAuth." + field, Reason: reason})
+	}
+	switch {
+	case ia.Lookup == nil && ia.Users == nil:
+		bad("Lookup", "set Lookup or Users")
+	case ia.Lookup != nil && ia.Users != nil:
+		bad("Users", "set Lookup or Users, not both")
+	}
+	ia.Users = maps.Clone(ia.Users)
+	if strings.ContainsAny(ia.Realm, "\"\\\r\n") {
+		bad("Realm", "must not contain quotes, backslashes or line breaks")
+	}
+	switch {
+	case ia.NonceLifetime == 0:
+		ia.NonceLifetime = defaultNonceLife
+	case ia.NonceLifetime < time.Second:
+		bad("NonceLifetime", "below one second")
+	}
+	if len(ia.Secret) == 0 {
+		ia.Secret = make([]byte, 32)
+		_, _ = rand.Read(ia.Secret)
+	} else {
+		ia.Secret = slices.Clone(ia.Secret)
+	}
+	if len(ia.Algorithms) == 0 {
+		ia.Algorithms = []string{algSHA256, algMD5}
+	} else {
+		algs := make([]string, 0, len(ia.Algorithms))
+		for _, a := range ia.Algorithms {
+			switch u := strings.ToUpper(strings.TrimSpace(a)); u {
+			case algSHA256, algMD5:
+				if !slices.Contains(algs, u) {
+					algs = append(algs, u)
+				}
+			default:
+				bad("Algorithms", "unsupported algorithm "+strconv.Quote(a)+" (SHA-256, MD5)")
+			}
+		}
+		ia.Algorithms = algs
+	}
+	return errs
 }
 
 // defaultPublicHost is the listen IP, or for an unspecified listen address

@@ -18,6 +18,11 @@ var (
 	// ErrNoCommonCodec means an SDP offer or answer shares no audio codec with
 	// us (a 488 Not Acceptable Here).
 	ErrNoCommonCodec = errors.New("sip: no common codec")
+	// ErrNoSRTP means an SDP offer or answer had no stream we could accept
+	// under Config.SRTP: an RTP/SAVP stream without an acceptable crypto
+	// attribute, SRTP over signalling that is not TLS, or plain RTP when
+	// SRTPRequired. It wraps ErrNoCommonCodec (a 488 either way).
+	ErrNoSRTP = fmt.Errorf("sip: no acceptable srtp: %w", ErrNoCommonCodec)
 	// ErrBadSDP means an SDP body could not be parsed even after normalisation.
 	ErrBadSDP = errors.New("sip: malformed sdp")
 	// ErrTimeout means a transaction timer expired (Timer B: nobody

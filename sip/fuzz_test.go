@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,28 +82,57 @@ func FuzzParseOffer(f *testing.F) {
 			}
 			return
 		}
-		rest, remote, err := answerOffer(off, local)
-		if err != nil {
-			if !errors.Is(err, ErrNoCommonCodec) && !errors.Is(err, ErrBadSDP) {
-				t.Fatalf("answer error %v", err)
-			}
-			return
+		// Plain, SRTP allowed (over TLS) and SRTP required.
+		for _, pol := range []srtpPolicy{{}, newSRTPPolicy(SRTPOptional, "TLS"), newSRTPPolicy(SRTPRequired, "TLS")} {
+			checkAnswer(t, off, local, pol)
 		}
-		ls := localSDP{id: 1, version: 1, addr: local.Addr}
-		ans, err := parseSDP(ls.render(rest))
-		if err != nil {
-			t.Fatalf("our answer does not parse: %v\n%s", err, rest)
-		}
-		if len(ans.media) != len(off.media) {
-			t.Fatalf("answer has %d m= lines, offer %d", len(ans.media), len(off.media))
-		}
-		if !remote.RTP.IsValid() || remote.Codec.Name == "" {
-			t.Fatalf("accepted without media: %+v", remote)
-		}
-		if _, err := parseAnswer(ans, local); err != nil {
-			t.Fatalf("our answer is not an answer: %v\n%s", err, rest)
+		if pol := newSRTPPolicy(SRTPRequired, "UDP"); checkOffer(off, local, pol) == nil {
+			t.Fatal("SRTP required over UDP accepted an offer")
 		}
 	})
+}
+
+// checkAnswer answers off under pol and checks the answer: it parses, keeps
+// the m= lines, is an answer, and has keys only when pol allows them.
+func checkAnswer(t *testing.T, off *sessionDesc, local LocalMedia, pol srtpPolicy) {
+	t.Helper()
+	rest, remote, err := answerOffer(off, local, &pol)
+	if err != nil {
+		if !errors.Is(err, ErrNoCommonCodec) && !errors.Is(err, ErrBadSDP) {
+			t.Fatalf("answer error %v", err)
+		}
+		return
+	}
+	ls := localSDP{id: 1, version: 1, addr: local.Addr}
+	ans, err := parseSDP(ls.render(rest))
+	if err != nil {
+		t.Fatalf("our answer does not parse: %v\n%s", err, rest)
+	}
+	if len(ans.media) != len(off.media) {
+		t.Fatalf("answer has %d m= lines, offer %d", len(ans.media), len(off.media))
+	}
+	if !remote.RTP.IsValid() || remote.Codec.Name == "" {
+		t.Fatalf("accepted without media: %+v", remote)
+	}
+	switch k := remote.SRTP; {
+	case k != nil && !pol.allow:
+		t.Fatalf("keys without TLS: %+v", k)
+	case k != nil && (len(k.Local) != srtpKeyLen || len(k.Remote) != srtpKeyLen || !pol.active):
+		t.Fatalf("bad keys %+v (policy %+v)", k, pol)
+	case k == nil && (pol.active || pol.require):
+		t.Fatalf("plain stream accepted under %+v", pol)
+	}
+	// Read our answer as the peer's answer to an offer of ours with the
+	// same crypto attribute (another key: ours must differ from theirs).
+	peer := pol
+	peer.key = newSRTPKey()
+	m, err := parseAnswer(ans, local, peer)
+	if err != nil {
+		t.Fatalf("our answer is not an answer: %v\n%s", err, rest)
+	}
+	if (m.SRTP == nil) != (remote.SRTP == nil) || m.SRTP != nil && !bytes.Equal(m.SRTP.Remote, pol.key) {
+		t.Fatalf("answer keys %+v", m.SRTP)
+	}
 }
 
 // FuzzParseINFODTMF: no panic; a digit is always one of 0-9 * # A-D.

@@ -1,10 +1,12 @@
 package sip
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -17,13 +19,18 @@ type InboundCall struct {
 	c *call
 }
 
-// onInvite handles an out-of-dialog INVITE: 100 Trying at once, then the
-// checks that need no application (draining 503, Accept 406, session timer
-// 422, SDP 400/488), then OnInvite.
+// onInvite handles an out-of-dialog INVITE: admission (draining and
+// rate-limit 503, digest 401/403, decision 20), 100 Trying, then the checks
+// that need no application (Accept 406, session timer 422, SDP 400/488),
+// then OnInvite.
 func (a *Agent) onInvite(req *sip.Request, tx *sip.ServerTx) {
+	authUser, ok := a.admitInvite(req, tx)
+	if !ok {
+		return
+	}
 	_ = a.respond(tx, req, 100, "Trying", nil, "")
-	if a.draining() || a.cfg.OnInvite == nil {
-		_ = a.respond(tx, req, 503, "Service Unavailable", nil, "", sip.NewHeader("Retry-After", retryAfterSecs))
+	if a.cfg.OnInvite == nil {
+		_ = a.respond(tx, req, 503, "Service Unavailable", nil, sip.GenerateTagN(10))
 		return
 	}
 	if !acceptsSDP(req) {
@@ -36,6 +43,7 @@ func (a *Agent) onInvite(req *sip.Request, tx *sip.ServerTx) {
 		_ = a.respond(tx, req, rej.code, rej.reason, nil, "", rej.hdrs...)
 		return
 	}
+	pol := newSRTPPolicy(a.cfg.SRTP, req.Transport())
 	var offer *sessionDesc
 	if body, _ := sdpBody(req); len(body) > 0 {
 		off, err := parseSDP(body)
@@ -44,16 +52,27 @@ func (a *Agent) onInvite(req *sip.Request, tx *sip.ServerTx) {
 			_ = a.respond(tx, req, 400, "Bad Request (malformed SDP)", nil, "")
 			return
 		}
-		if err := checkOffer(off, LocalMedia{Addr: netip.IPv4Unspecified(), Port: 9}); err != nil {
+		if err := checkOffer(off, LocalMedia{Addr: netip.IPv4Unspecified(), Port: 9}, pol); err != nil {
+			warn := "no common audio codec"
+			if errors.Is(err, ErrNoSRTP) {
+				warn = "no acceptable srtp (keys only over tls)"
+			}
 			_ = a.respond(tx, req, 488, "Not Acceptable Here", nil, "",
-				sip.NewHeader("Warning", `304 `+a.cfg.PublicHost+` "no common audio codec"`))
+				sip.NewHeader("Warning", `304 `+a.cfg.PublicHost+` "`+warn+`"`))
 			return
 		}
 		offer = off
+	} else if pol.require && !pol.allow {
+		// SRTP is required and keys cannot go over this transport: our
+		// offer in the 200 could only be refused.
+		_ = a.respond(tx, req, 488, "Not Acceptable Here", nil, "",
+			sip.NewHeader("Warning", `304 `+a.cfg.PublicHost+` "srtp required: call over tls"`))
+		return
 	}
 	c := a.newInboundCall(req, tx, offer, st)
+	c.srtp, c.authUser = pol, authUser
 	if !a.addDialog(c) {
-		_ = a.respond(tx, req, 503, "Service Unavailable", nil, "", sip.NewHeader("Retry-After", retryAfterSecs))
+		_ = a.respond(tx, req, 503, "Service Unavailable", nil, c.localTag)
 		return
 	}
 	if !tx.OnCancel(func(*sip.Request) { a.goFunc(c.canceled) }) {
@@ -104,7 +123,8 @@ func (a *Agent) newInboundCall(req *sip.Request, tx *sip.ServerTx, offer *sessio
 	c.remoteCSeq = req.CSeq().SeqNo
 	c.localCSeq = rand.Uint32N(10000) + 1
 	c.transport = req.Transport()
-	if c.transport == "TCP" && len(c.routeSet) == 0 {
+	c.sips = c.transport == "TLS" && strings.EqualFold(req.Recipient.Scheme, "sips")
+	if (c.transport == "TCP" || c.transport == "TLS") && len(c.routeSet) == 0 {
 		// Reuse the caller's connection while it lasts (the Contact of a
 		// phone behind NAT is unreachable over TCP).
 		c.dest = req.Source()
@@ -152,6 +172,15 @@ func (ic *InboundCall) Source() netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
+// AuthUser returns the digest user name that authenticated the INVITE
+// (Config.InboundAuth), or "" when it was not challenged (no InboundAuth,
+// or a trusted proxy).
+func (ic *InboundCall) AuthUser() string { return ic.c.authUser }
+
+// Transport returns the transport the INVITE came over: "UDP", "TCP" or
+// "TLS".
+func (ic *InboundCall) Transport() string { return ic.c.transport }
+
 // Header returns the value of the INVITE's first header called name (case
 // insensitive), or "".
 func (ic *InboundCall) Header(name string) string {
@@ -162,9 +191,10 @@ func (ic *InboundCall) Header(name string) string {
 }
 
 // Negotiate sets our media and, when the INVITE carried an offer, computes
-// the answer (decision 6) and returns the remote media. It returns
-// ErrNoCommonCodec when local.Codecs and the offer share no codec (Reject
-// with 488 then). For an INVITE without SDP it returns the zero Media: our
+// the answer (decision 6) and returns the remote media, with Media.SRTP
+// when the accepted stream is SRTP (Config.SRTP, the call over TLS). It
+// returns ErrNoCommonCodec when local.Codecs and the offer share no codec
+// (Reject with 488 then). For an INVITE without SDP it returns the zero Media: our
 // offer goes in the 200 and the answer arrives in the ACK, reported by
 // OnMedia. It may be called again until Answer; ErrInvalidState after.
 func (ic *InboundCall) Negotiate(local LocalMedia) (Media, error) {
@@ -187,7 +217,7 @@ func (ic *InboundCall) Negotiate(local LocalMedia) (Media, error) {
 	if c.offer == nil {
 		return Media{}, nil
 	}
-	rest, remote, err := answerOffer(c.offer, local)
+	rest, remote, err := answerOffer(c.offer, local, &c.srtp)
 	if err != nil {
 		c.answered = false
 		return Media{}, fmt.Errorf("sip: negotiate: %w", err)
@@ -245,7 +275,7 @@ func (ic *InboundCall) Progress(code int, withSDP bool) error {
 		}
 		body = c.lsdp.render(c.answerRest)
 	}
-	hdrs := []sip.Header{c.a.contact(c.inv.Recipient.User, c.transport)}
+	hdrs := []sip.Header{c.a.contact(c.inv.Recipient.User, c.transport, c.sips)}
 	inv, tx := c.inv, c.invTx
 	c.mu.Unlock()
 	return c.a.respond(tx, inv, code, reasonPhrase(code), body, c.localTag, hdrs...)
@@ -270,7 +300,7 @@ func (ic *InboundCall) Answer() error {
 	}
 	rest, offerIn2xx := c.answerRest, c.offer == nil
 	if offerIn2xx {
-		rest = buildOffer(c.local)
+		rest = buildOffer(c.local, c.srtp)
 	}
 	body := c.lsdp.render(rest)
 	hdrs := c.dialogHeadersLocked(c.inv.Recipient.User)
@@ -296,14 +326,15 @@ func (ic *InboundCall) Answer() error {
 // refreshes a dialog.
 func (c *call) dialogHeadersLocked(user string) []sip.Header {
 	return []sip.Header{
-		c.a.contact(user, c.transport),
+		c.a.contact(user, c.transport, c.sips),
 		sip.NewHeader("Allow", allowMethods),
 		sip.NewHeader("Supported", supportedTags),
 	}
 }
 
 // Reject sends a final non-2xx response (300 to 699; reason "" picks the
-// standard phrase) and ends the call without OnEnd. ErrInvalidState after
+// standard phrase) and ends the call without OnEnd. A 503 carries
+// Retry-After (Config.RetryAfter). ErrInvalidState after
 // Answer, ErrCallEnded after the end of the call.
 func (ic *InboundCall) Reject(code int, reason string) error {
 	c := ic.c

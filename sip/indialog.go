@@ -159,13 +159,13 @@ func (c *call) onReinvite(req *sip.Request, tx *sip.ServerTx) {
 func (c *call) offerAnswerLocked(req *sip.Request) (rest string, remote Media, offerIn2xx bool, rej *rejection) {
 	body, _ := sdpBody(req)
 	if len(body) == 0 {
-		return buildOffer(c.local), Media{}, true, nil
+		return buildOffer(c.local, c.srtp), Media{}, true, nil
 	}
 	off, err := parseSDP(body)
 	if err != nil {
 		return "", Media{}, false, reject(400, "Bad Request (malformed SDP)")
 	}
-	rest, remote, err = answerOffer(off, c.local)
+	rest, remote, err = answerOffer(off, c.local, &c.srtp)
 	if err != nil {
 		if errors.Is(err, ErrNoCommonCodec) {
 			return "", Media{}, false, reject(488, "Not Acceptable Here")

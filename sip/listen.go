@@ -2,9 +2,15 @@ package sip
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
+	"net/netip"
+	"time"
 )
+
+// tlsHandshakeTimeout bounds the handshake of an inbound TLS connection.
+const tlsHandshakeTimeout = 10 * time.Second
 
 // guardPacketConn is the UDP listener handed to sipgo: every datagram is
 // screened first (screen.go). sipgo reads it from a single goroutine.
@@ -14,8 +20,9 @@ type guardPacketConn struct {
 	started func() // called at the first read: sipgo has pooled the socket
 }
 
-// ReadFrom returns the next datagram that may be parsed, answering the
-// unparsable ones statelessly.
+// ReadFrom returns the next datagram that may be parsed, dropping those
+// that Config.AllowedSources refuses and answering the unparsable ones
+// statelessly.
 func (g *guardPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	if g.started != nil {
 		g.started()
@@ -39,10 +46,14 @@ func (g *guardPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			}
 			data = b[:n]
 		}
+		if !g.a.admitRaw(data, netAddrIP(addr)) {
+			continue
+		}
 		code, reason := screenMessage(data, true)
 		if code == 0 {
 			return n, addr, nil
 		}
+		g.a.stats.invalid.Add(1)
 		g.a.log.Debug("sip: rejected unparsable datagram", keyStatus, code, keyRemoteAddr, addr.String())
 		if reply := statelessReply(data, code, reason); reply != nil {
 			if _, err := g.PacketConn.WriteTo(reply, addr); err != nil {
@@ -52,12 +63,14 @@ func (g *guardPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	}
 }
 
-// guardListener is the TCP listener handed to sipgo; it wraps every
-// accepted connection in a guardConn.
+// guardListener is the TCP or TLS listener handed to sipgo; it wraps every
+// accepted connection in a guardConn (over a TLS server connection when
+// tls is set).
 type guardListener struct {
 	net.Listener
 	a       *Agent
-	started func() // called at the first Accept
+	started func()      // called at the first Accept
+	tls     *tls.Config // nil for plain TCP
 }
 
 // Accept wraps the next connection.
@@ -70,7 +83,12 @@ func (g *guardListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &guardConn{Conn: c, a: g.a, rbuf: make([]byte, 4096)}, nil
+	gc := &guardConn{Conn: c, a: g.a, rbuf: make([]byte, 4096), src: netAddrIP(c.RemoteAddr())}
+	if g.tls != nil {
+		gc.tlsConn = tls.Server(c, g.tls)
+		gc.Conn = gc.tlsConn
+	}
+	return gc, nil
 }
 
 // guardConn frames the SIP messages of a TCP stream by Content-Length and
@@ -78,15 +96,39 @@ func (g *guardListener) Accept() (net.Conn, error) {
 // goroutine calls Read; writes pass straight to the connection.
 type guardConn struct {
 	net.Conn
-	a    *Agent
-	in   []byte // received, not yet framed
-	out  []byte // framed, not yet read by sipgo
-	rbuf []byte
-	err  error // sticky: returned once in and out are drained
+	a       *Agent
+	src     netip.Addr // the peer's address
+	tlsConn *tls.Conn  // the TLS connection under Conn, until its handshake is done
+	in      []byte     // received, not yet framed
+	out     []byte     // framed, not yet read by sipgo
+	rbuf    []byte
+	err     error // sticky: returned once in and out are drained
+}
+
+// handshake completes the TLS handshake within tlsHandshakeTimeout, so
+// that a silent peer cannot hold the connection's reader forever.
+func (g *guardConn) handshake() error {
+	tc := g.tlsConn
+	g.tlsConn = nil
+	_ = tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
+	err := tc.Handshake()
+	_ = tc.SetDeadline(time.Time{})
+	if err != nil {
+		g.a.stats.tlsHandshakeFailed.Add(1)
+		g.a.log.Debug("sip: tls handshake failed", keyRemoteAddr, g.RemoteAddr().String(), keyErr, err)
+		return io.EOF // sipgo closes the connection quietly
+	}
+	return nil
 }
 
 // Read returns framed, screened bytes.
 func (g *guardConn) Read(p []byte) (int, error) {
+	if g.tlsConn != nil {
+		if err := g.handshake(); err != nil {
+			g.err = err
+			return 0, err
+		}
+	}
 	for len(g.out) == 0 {
 		if g.frame() {
 			continue
@@ -166,6 +208,10 @@ func (g *guardConn) frame() bool {
 		return false
 	}
 	msg := g.in[:total]
+	if !g.a.admitRaw(msg, g.src) {
+		g.consume(total)
+		return true
+	}
 	if code, reason := screenMessage(msg, false); code != 0 {
 		g.reject(msg, code, reason)
 	} else {
@@ -178,6 +224,11 @@ func (g *guardConn) frame() bool {
 func (g *guardConn) consume(n int) { g.in = append(g.in[:0], g.in[n:]...) }
 
 func (g *guardConn) reject(msg []byte, code int, reason string) {
+	if !g.a.allowedAddr(g.src) {
+		g.a.stats.notAllowed.Add(1)
+		return // no answer to a source we do not talk to
+	}
+	g.a.stats.invalid.Add(1)
 	g.a.log.Debug("sip: rejected unparsable stream message", keyStatus, code, keyRemoteAddr, g.RemoteAddr().String())
 	if bytes.HasPrefix(msg, []byte("SIP/")) {
 		return // never answer a response

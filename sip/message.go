@@ -16,14 +16,14 @@ import (
 const udpMTULimit = 1300
 
 // newVia returns a Via for a new client transaction: our advertised host
-// and listen port, a fresh branch and rport (RFC 3581).
+// and the listen port of the transport, a fresh branch and rport (RFC 3581).
 func (a *Agent) newVia(transport string) *sip.ViaHeader {
 	return &sip.ViaHeader{
 		ProtocolName:    "SIP",
 		ProtocolVersion: "2.0",
 		Transport:       transport,
 		Host:            a.cfg.PublicHost,
-		Port:            a.listenPort(),
+		Port:            a.portFor(transport),
 		Params: sip.HeaderParams{
 			{K: "branch", V: sip.GenerateBranchN(16)},
 			{K: "rport", V: ""},
@@ -31,13 +31,20 @@ func (a *Agent) newVia(transport string) *sip.ViaHeader {
 	}
 }
 
-// contact returns our Contact for a dialog on transport.
-func (a *Agent) contact(user, transport string) *sip.ContactHeader {
+// contact returns our Contact for a dialog on transport: over TLS a sips:
+// URI for a sips dialog (RFC 3261 §8.1.1.8), else sip: with
+// ;transport=tls, on the TLS listener's port.
+func (a *Agent) contact(user, transport string, sips bool) *sip.ContactHeader {
 	if user == "" || !validUser(user) {
 		user = "mediaserver"
 	}
-	u := sip.Uri{Scheme: "sip", User: user, Host: a.cfg.PublicHost, Port: a.listenPort()}
-	if transport == "TCP" {
+	u := sip.Uri{Scheme: "sip", User: user, Host: a.cfg.PublicHost, Port: a.portFor(transport)}
+	switch {
+	case transport == "TLS" && sips:
+		u.Scheme = "sips"
+	case transport == "TLS":
+		u.UriParams = sip.HeaderParams{{K: "transport", V: "tls"}}
+	case transport == "TCP":
 		u.UriParams = sip.HeaderParams{{K: "transport", V: "tcp"}}
 	}
 	return &sip.ContactHeader{Address: u}
@@ -63,9 +70,10 @@ func (a *Agent) route(req *sip.Request, transport, forced string) {
 	}
 }
 
-// hasTCPConn reports whether sipgo holds an open TCP connection to addr.
-func (a *Agent) hasTCPConn(addr string) bool {
-	c, err := a.tpl.GetConnection("tcp", addr)
+// hasConn reports whether sipgo holds an open connection of transport
+// (TCP or TLS) to addr.
+func (a *Agent) hasConn(transport, addr string) bool {
+	c, err := a.tpl.GetConnection(transport, addr)
 	if err != nil || c == nil {
 		return false
 	}
@@ -145,7 +153,8 @@ func (a *Agent) writeRequest(req *sip.Request) error {
 }
 
 // newResponse builds a response to req with our To tag (unless 100 or tag
-// is empty), Server header and extra headers. For a request whose From or
+// is empty), Server header and extra headers; a 503 gets Retry-After
+// unless hdrs has one. For a request whose From or
 // To could not be parsed, their raw values are copied.
 func (a *Agent) newResponse(req *sip.Request, code int, reason string, body []byte, tag string, hdrs ...sip.Header) *sip.Response {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
@@ -161,6 +170,9 @@ func (a *Agent) newResponse(req *sip.Request, code int, reason string, body []by
 	res.AppendHeader(sip.NewHeader("Server", a.cfg.UserAgent))
 	for _, h := range hdrs {
 		res.AppendHeader(h)
+	}
+	if code == 503 && !hasHeader(hdrs, "Retry-After") {
+		res.AppendHeader(a.retryAfter(0)) // decision 20: every 503
 	}
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))

@@ -52,14 +52,19 @@ func (o *outState) stopTimers() {
 //
 // Routing (decision 13): a sip: URI goes to its host (port 5060 by default,
 // transport from its transport parameter), or through the trunk whose Domain
-// equals that host; "user@host" is read as a sip: URI; a tel: URI or a bare
+// equals that host; a sips: URI or ;transport=tls goes over TLS (port 5061
+// by default; Config.TLS needed); "user@host" is read as a sip: URI; a tel: URI or a bare
 // number goes through the first trunk as sip:<number>@<Domain>;user=phone,
 // keeping a leading '+' and otherwise sent as dialled with visual separators
 // (space - . ( )) removed and no country code guessed; another bare user name
 // goes through the first trunk as sip:<user>@<Domain>. A request larger than
 // 1300 bytes goes over TCP.
 //
-// Its context bounds only the sending (DNS, TCP connect). Digest challenges
+// Over TLS with Config.SRTP set to SRTPRequired the offer is RTP/SAVP with
+// our SDES key, and OnAnswer's Media.SRTP carries both keys; with
+// SRTPRequired a target not reached over TLS is refused (ErrNoRoute).
+//
+// Its context bounds only the sending (DNS, TCP or TLS connect). Digest challenges
 // are answered with the trunk's credentials; one 3xx is followed; a 2xx from
 // another fork is ACKed and BYEd. The call's events go to h: OnProgress for
 // each provisional response but 100 Trying (early media from a 180 or 183
@@ -82,9 +87,12 @@ func (a *Agent) Invite(ctx context.Context, req InviteRequest, h OutboundHandler
 	if !a.accepting() {
 		return nil, ErrClosed
 	}
-	rt, err := routeTarget(req.Target, a.cfg.Trunks)
+	rt, err := routeTarget(req.Target, a.cfg.Trunks, a.cfg.TLS != nil)
 	if err != nil {
 		return nil, err
+	}
+	if a.cfg.SRTP == SRTPRequired && rt.transport != "TLS" {
+		return nil, fmt.Errorf("%w: SRTP is required and %q is not reached over TLS", ErrNoRoute, req.Target)
 	}
 	local := req.Local
 	if err := checkLocal(&local, a); err != nil {
@@ -98,6 +106,8 @@ func (a *Agent) Invite(ctx context.Context, req InviteRequest, h OutboundHandler
 	c.handler = h
 	c.o = &outState{h: h, rt: rt, pai: pai, se: a.cfg.SessionExpires}
 	c.transport = rt.transport
+	c.sips = rt.ruri.Scheme == "sips"
+	c.srtp = newSRTPPolicy(a.cfg.SRTP, rt.transport)
 	if rt.trunk != nil {
 		c.dest, c.trunk, c.auth = rt.dest, rt.trunk, newAuthCache(rt.trunk)
 	}
@@ -182,7 +192,7 @@ func (c *call) inviteLocked() *sip.Request {
 		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", c.o.pai))
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(c.lsdp.render(buildOffer(c.local)))
+	req.SetBody(c.lsdp.render(buildOffer(c.local, c.srtp)))
 	if c.auth != nil {
 		c.auth.apply(req)
 	}
@@ -287,13 +297,18 @@ func (c *call) prepareRetryLocked(res *sip.Response) bool {
 		if ct == nil {
 			return false
 		}
-		rt, err := routeTarget(ct.Address.String(), c.a.cfg.Trunks)
-		if err != nil {
+		rt, err := routeTarget(ct.Address.String(), c.a.cfg.Trunks, c.a.cfg.TLS != nil)
+		if err != nil || (c.a.cfg.SRTP == SRTPRequired && rt.transport != "TLS") {
 			return false
 		}
 		o.redirected, o.rt = true, rt
 		c.auth = nil
+		if rt.transport != c.transport {
+			// Keys go only over TLS: the offer follows the new transport.
+			c.srtp = newSRTPPolicy(c.a.cfg.SRTP, rt.transport)
+		}
 		c.remoteTarget, c.transport = *rt.ruri.Clone(), rt.transport
+		c.sips = rt.ruri.Scheme == "sips"
 		c.dest, c.trunk = "", rt.trunk
 		if rt.trunk != nil {
 			c.dest, c.auth = rt.dest, newAuthCache(rt.trunk)
@@ -315,7 +330,7 @@ func (c *call) onProvisional(res *sip.Response) {
 	if tag := tagOf(res.To().Params); tag != "" && !hung && res.StatusCode > 100 {
 		c.remoteTag = tag // early dialog (RFC 3261 §12.1.2)
 	}
-	inv, local := o.req, c.local
+	inv, local, pol := o.req, c.local, c.srtp
 	c.mu.Unlock()
 	if cancel {
 		c.sendCancel(inv)
@@ -325,7 +340,7 @@ func (c *call) onProvisional(res *sip.Response) {
 	}
 	var early *Media
 	if body, _ := sdpBody(res); len(body) > 0 {
-		if m, err := answerFromMessage(res, local); err == nil {
+		if m, err := answerFromMessage(res, local, pol); err == nil {
 			early = &m
 		} else {
 			c.log.Debug("sip: unusable early media SDP", keyErr, err)
@@ -357,7 +372,7 @@ func (c *call) onAnswer(res *sip.Response) {
 	hung := c.state == csEnded
 	late := o.early2xx
 	o.early2xx = nil
-	local := c.local
+	local, pol := c.local, c.srtp
 	c.mu.Unlock()
 	if err := c.a.writeRequest(ack.Clone()); err != nil {
 		c.log.Debug("sip: ACK not sent", keyErr, err)
@@ -370,7 +385,7 @@ func (c *call) onAnswer(res *sip.Response) {
 		c.sendBye()
 		return
 	}
-	m, err := answerFromMessage(res, local)
+	m, err := answerFromMessage(res, local, pol)
 	if err != nil {
 		c.log.Info("sip: unusable SDP answer in 2xx; BYE", keyErr, err)
 		c.sendBye()
@@ -379,6 +394,7 @@ func (c *call) onAnswer(res *sip.Response) {
 	}
 	c.mu.Lock()
 	c.remote = m
+	c.srtp.answered(m)
 	c.state = csConfirmed
 	c.o.stopTimers()
 	c.st = applySEResponse(res, c.st, true)

@@ -95,7 +95,7 @@ func (c *call) onAck(req *sip.Request) {
 		c.state = csConfirmed
 		c.armSessionTimerLocked()
 	}
-	local := c.local
+	local, pol := c.local, c.srtp
 	c.mu.Unlock()
 	if bye {
 		c.sendBye()
@@ -103,11 +103,12 @@ func (c *call) onAck(req *sip.Request) {
 		return
 	}
 	if p.offer {
-		m, err := answerFromMessage(req, local)
+		m, err := answerFromMessage(req, local, pol)
 		switch {
 		case err == nil:
 			c.mu.Lock()
 			c.remote = m
+			c.srtp.answered(m)
 			c.mu.Unlock()
 			c.emit(func(h DialogHandler) { h.OnMedia(m) })
 		case initial:
@@ -124,8 +125,9 @@ func (c *call) onAck(req *sip.Request) {
 	}
 }
 
-// answerFromMessage parses the SDP answer a message carries.
-func answerFromMessage(m sip.Message, local LocalMedia) (Media, error) {
+// answerFromMessage parses the SDP answer a message carries, to an offer
+// made under pol.
+func answerFromMessage(m sip.Message, local LocalMedia, pol srtpPolicy) (Media, error) {
 	body, ok := sdpBody(m)
 	if !ok || len(body) == 0 {
 		return Media{}, fmt.Errorf("sip: no sdp answer: %w", ErrBadSDP)
@@ -134,7 +136,7 @@ func answerFromMessage(m sip.Message, local LocalMedia) (Media, error) {
 	if err != nil {
 		return Media{}, err
 	}
-	return parseAnswer(ans, local)
+	return parseAnswer(ans, local, pol)
 }
 
 // sendBye sends BYE in the dialog, in the background.
@@ -221,29 +223,32 @@ func (c *call) buildRequestLocked(method sip.RequestMethod, cseq uint32) *sip.Re
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
 	if method == sip.INVITE || method == sip.UPDATE {
-		req.AppendHeader(c.a.contact(c.localHdr.Address.User, c.transport))
+		req.AppendHeader(c.a.contact(c.localHdr.Address.User, c.transport, c.sips))
 		req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 		req.AppendHeader(sip.NewHeader("Supported", supportedTags))
 	}
 	req.AppendHeader(sip.NewHeader("User-Agent", c.a.cfg.UserAgent))
 	dest, tp := c.dest, c.transport
-	if c.kind == kindInbound && dest != "" && !c.a.hasTCPConn(dest) {
+	if c.kind == kindInbound && dest != "" && !c.a.hasConn(tp, dest) {
 		dest = "" // the caller's connection is gone: use the remote target
 	}
 	if c.trunk == nil {
 		// The next hop is the first Route, else the remote target; its
-		// transport parameter, if any, chooses the transport.
+		// transport parameter, if any, chooses the transport. A TLS
+		// dialog stays on TLS: its SDP may carry SRTP keys.
 		next := c.remoteTarget
 		if len(c.routeSet) > 0 {
 			dest, next = "", c.routeSet[0]
 		}
-		if v, ok := next.UriParams.Get("transport"); ok {
-			switch strings.ToLower(v) {
-			case "tcp":
-				tp = "TCP"
-			case "udp":
-				tp = "UDP"
-			}
+		v, _ := next.UriParams.Get("transport")
+		switch {
+		case tp == "TLS":
+		case strings.EqualFold(next.Scheme, "sips"), strings.EqualFold(v, "tls"):
+			tp = "TLS"
+		case strings.EqualFold(v, "tcp"):
+			tp = "TCP"
+		case strings.EqualFold(v, "udp"):
+			tp = "UDP"
 		}
 	}
 	if via := req.Via(); via != nil {

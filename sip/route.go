@@ -13,7 +13,7 @@ import (
 type route struct {
 	ruri      sip.Uri // Request-URI and To URI
 	dest      string  // host:port the request is sent to
-	transport string  // "UDP" or "TCP"
+	transport string  // "UDP", "TCP" or "TLS"
 	trunk     *Trunk  // nil for a direct call
 }
 
@@ -22,7 +22,8 @@ type route struct {
 //   - a sip: URI goes to its host (port 5060 by default, transport from its
 //     transport parameter), or through the trunk whose Domain equals that
 //     host: then it is sent to the trunk's Proxy with the trunk's transport
-//     and credentials;
+//     and credentials; a sips: URI likewise, over TLS (port 5061 by
+//     default), and ;transport=tls too;
 //   - "user@host" is read as a sip: URI;
 //   - a tel: URI or a bare number goes through the first trunk as
 //     sip:<number>@<Domain>;user=phone. The number keeps a leading '+' when
@@ -32,17 +33,23 @@ type route struct {
 //   - any other bare user name (letters) goes through the first trunk as
 //     sip:<user>@<Domain>.
 //
-// sips: is refused (no TLS). Errors wrap ErrNoRoute.
-func routeTarget(target string, trunks []Trunk) (route, error) {
+// TLS targets need tlsOK (Config.TLS). Errors wrap ErrNoRoute.
+func routeTarget(target string, trunks []Trunk, tlsOK bool) (route, error) {
+	rt, err := routeAny(target, trunks)
+	if err == nil && rt.transport == "TLS" && !tlsOK {
+		return route{}, fmt.Errorf("%w: %q needs TLS, and Config.TLS is not set", ErrNoRoute, target)
+	}
+	return rt, err
+}
+
+func routeAny(target string, trunks []Trunk) (route, error) {
 	t := strings.TrimSpace(target)
 	if t == "" {
 		return route{}, fmt.Errorf("%w: empty target", ErrNoRoute)
 	}
 	lower := strings.ToLower(t)
 	switch {
-	case strings.HasPrefix(lower, "sips:"):
-		return route{}, fmt.Errorf("%w: sips targets need TLS", ErrNoRoute)
-	case strings.HasPrefix(lower, "sip:"):
+	case strings.HasPrefix(lower, "sip:"), strings.HasPrefix(lower, "sips:"):
 		return routeURI(t, trunks)
 	case strings.HasPrefix(lower, "tel:"):
 		num, _, _ := strings.Cut(t[4:], ";")
@@ -58,27 +65,50 @@ func routeURI(s string, trunks []Trunk) (route, error) {
 	if err := sip.ParseUri(s, &u); err != nil || u.Host == "" || len(u.Headers) > 0 {
 		return route{}, fmt.Errorf("%w: bad uri %q", ErrNoRoute, s)
 	}
+	secure := strings.EqualFold(u.Scheme, "sips")
 	u.Scheme = "sip"
+	if secure {
+		u.Scheme = "sips"
+	}
 	for i := range trunks {
 		if trunks[i].Domain != "" && strings.EqualFold(trunks[i].Domain, u.Host) {
-			return viaTrunk(u, &trunks[i])
+			rt, err := viaTrunk(u, &trunks[i])
+			if err == nil && secure && rt.transport != "TLS" {
+				return route{}, fmt.Errorf("%w: sips target through trunk %q, which is not tls", ErrNoRoute, trunks[i].Name)
+			}
+			return rt, err
 		}
 	}
 	tp := "UDP"
+	if secure {
+		tp = "TLS"
+	}
 	if v, ok := u.UriParams.Get("transport"); ok {
 		switch strings.ToLower(v) {
-		case "udp":
-		case "tcp":
-			tp = "TCP"
+		case "udp", "tcp":
+			if secure {
+				return route{}, fmt.Errorf("%w: sips target with transport %q", ErrNoRoute, v)
+			}
+			tp = strings.ToUpper(v)
+		case "tls":
+			tp = "TLS"
 		default:
 			return route{}, fmt.Errorf("%w: transport %q not supported", ErrNoRoute, v)
 		}
 	}
 	port := u.Port
 	if port == 0 {
-		port = 5060
+		port = defaultPort(tp)
 	}
 	return route{ruri: u, dest: net.JoinHostPort(u.Host, strconv.Itoa(port)), transport: tp}, nil
+}
+
+// defaultPort is the SIP port of a transport (RFC 3261 §19.1.2).
+func defaultPort(transport string) int {
+	if transport == "TLS" {
+		return 5061
+	}
+	return 5060
 }
 
 func routeBare(s string, trunks []Trunk) (route, error) {
@@ -102,19 +132,22 @@ func routeBare(s string, trunks []Trunk) (route, error) {
 }
 
 func viaTrunk(u sip.Uri, tr *Trunk) (route, error) {
+	tp := "UDP"
+	switch strings.ToLower(tr.Transport) {
+	case "tcp":
+		tp = "TCP"
+	case "tls":
+		tp = "TLS"
+	}
 	dest := tr.Proxy
 	if dest == "" {
 		port := u.Port
 		if port == 0 {
-			port = 5060
+			port = defaultPort(tp)
 		}
 		dest = net.JoinHostPort(u.Host, strconv.Itoa(port))
 	} else if _, _, err := net.SplitHostPort(dest); err != nil {
-		dest = net.JoinHostPort(dest, "5060")
-	}
-	tp := "UDP"
-	if strings.EqualFold(tr.Transport, "tcp") {
-		tp = "TCP"
+		dest = net.JoinHostPort(dest, strconv.Itoa(defaultPort(tp)))
 	}
 	return route{ruri: u, dest: dest, transport: tp, trunk: tr}, nil
 }

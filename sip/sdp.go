@@ -166,6 +166,8 @@ type sdpMedia struct {
 	conn    netip.Addr // effective c= address; invalid when none
 	rtcpMux bool
 	rtcp    netip.AddrPort // a=rtcp, zero when absent
+	crypto  []cryptoAttr   // usable a=crypto lines, in order; malformed ones are skipped
+	nCrypto int            // a=crypto lines seen
 }
 
 type rtpmapEntry struct {
@@ -265,6 +267,14 @@ func parseMedia(md *sdp.MediaDescription, sessConn netip.Addr, sessDir Direction
 		case "ptime":
 			if ms, err := strconv.ParseFloat(strings.TrimSpace(a.Value), 64); err == nil && ms > 0 && ms < 10000 {
 				m.ptime = time.Duration(ms * float64(time.Millisecond))
+			}
+		case "crypto":
+			m.nCrypto++
+			if m.nCrypto > maxCryptoAttrs {
+				continue
+			}
+			if c, err := parseCrypto(a.Value); err == nil {
+				m.crypto = append(m.crypto, c)
 			}
 		case "rtcp-mux":
 			m.rtcpMux = true

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -18,12 +19,6 @@ func localCodecs(l LocalMedia) []Codec {
 		return []Codec{PCMU, PCMA}
 	}
 	return l.Codecs
-}
-
-// audioProto reports whether we can run an audio stream over proto. SRTP
-// profiles are refused: SRTP is not configured (decision 21).
-func audioProto(proto string) bool {
-	return proto == "RTP/AVP" || proto == "RTP/AVPF"
 }
 
 // codecOf resolves payload type pt of m: its rtpmap, else the static
@@ -124,68 +119,135 @@ func directionOf(send, recv bool) Direction {
 // m= lines in number and order, accepts the first audio stream we can run
 // with one codec (the offerer's first that we support) plus telephone-event
 // at the offerer's payload type, and rejects every other stream with port
-// 0. It returns the answer's lines after o= and the remote media.
-// ErrNoCommonCodec when no audio stream can be accepted.
-func answerOffer(off *sessionDesc, local LocalMedia) (string, Media, error) {
+// 0. Under pol, an RTP/SAVP stream is accepted only when keys may be sent
+// (SRTP on, signalling over TLS) and it has a usable crypto attribute; it
+// is answered with our key under the offerer's first usable tag (RFC 4568
+// §7.1.2), and plain streams are refused when SRTP is required. It returns
+// the answer's lines after o= and the remote media, and on success records
+// the outcome in pol. ErrNoSRTP when an audio stream failed for SRTP and
+// none was accepted, else ErrNoCommonCodec.
+func answerOffer(off *sessionDesc, local LocalMedia, pol *srtpPolicy) (string, Media, error) {
 	var b strings.Builder
 	writeSessionHead(&b, local.Addr)
 	var remote Media
-	accepted := false
+	var chosen *cryptoAttr
+	accepted, srtpRefused := false, false
 	for i := range off.media {
 		m := &off.media[i]
-		if !accepted && m.kind == "audio" && m.port != 0 && audioProto(m.proto) {
-			codec, te, ok := pickCodec(m, localCodecs(local))
-			if ok {
+		if !accepted && m.kind == "audio" && m.port != 0 {
+			crypto, ok, srtpIssue := acceptStream(m, pol)
+			srtpRefused = srtpRefused || srtpIssue
+			if codec, te, found := pickCodec(m, localCodecs(local)); ok && found {
 				r, err := remoteMedia(m, codec, te, m.rtcpMux)
 				if err != nil {
 					return "", Media{}, err
 				}
-				remote = r
-				accepted = true
-				writeAudio(&b, m.proto, local.Port, []Codec{codec}, te, m.fmtp[strconv.Itoa(te)], answerDirection(m, local.Direction), m.rtcpMux)
+				line := ""
+				if crypto != nil {
+					r.SRTP = pol.keys(*crypto)
+					line = cryptoAttr{tag: crypto.tag, suite: crypto.suite, key: pol.key}.String()
+				}
+				remote, chosen, accepted = r, crypto, true
+				writeAudio(&b, m.proto, local.Port, []Codec{codec}, te, m.fmtp[strconv.Itoa(te)], answerDirection(m, local.Direction), m.rtcpMux, line)
 				continue
 			}
 		}
 		writeRejected(&b, m)
 	}
-	if !accepted {
+	switch {
+	case !accepted && srtpRefused:
+		return "", Media{}, ErrNoSRTP
+	case !accepted:
 		return "", Media{}, ErrNoCommonCodec
 	}
+	pol.accepted(chosen)
 	return b.String(), remote, nil
+}
+
+// acceptStream decides whether an audio stream's transport profile is
+// acceptable under pol: ok, with the peer's crypto attribute for an SRTP
+// stream. srtpIssue is true when SRTP alone made it unacceptable.
+func acceptStream(m *sdpMedia, pol *srtpPolicy) (crypto *cryptoAttr, ok, srtpIssue bool) {
+	switch {
+	case plainProto(m.proto):
+		return nil, !pol.require, pol.require
+	case secureProto(m.proto):
+		if !pol.allow {
+			return nil, false, true // no keys over UDP or TCP, nor without SRTP
+		}
+		c, found := pickCrypto(m)
+		if !found {
+			return nil, false, true
+		}
+		return &c, true, false
+	}
+	return nil, false, false
 }
 
 // checkOffer reports whether an offer could be answered with the default
 // codecs, without building the answer: 400 and 488 are decided before the
 // application sees the call.
-func checkOffer(off *sessionDesc, local LocalMedia) error {
-	_, _, err := answerOffer(off, local)
+func checkOffer(off *sessionDesc, local LocalMedia, pol srtpPolicy) error {
+	_, _, err := answerOffer(off, local, &pol)
 	return err
 }
 
 // buildOffer returns our offer's lines after o=: PCMU 0, PCMA 8 (or
-// local.Codecs), telephone-event 101 (0-16), ptime 20, and local.Direction.
-func buildOffer(local LocalMedia) string {
+// local.Codecs), telephone-event 101 (0-16), ptime 20, and local.Direction;
+// RTP/SAVP with our crypto attribute when pol says our offers are SRTP.
+func buildOffer(local LocalMedia, pol srtpPolicy) string {
 	var b strings.Builder
 	writeSessionHead(&b, local.Addr)
-	writeAudio(&b, "RTP/AVP", local.Port, localCodecs(local), telephoneEventPT, "", local.Direction, false)
+	proto, line := "RTP/AVP", ""
+	if pol.offerSecure() {
+		proto, line = "RTP/SAVP", pol.offerCrypto().String()
+	}
+	writeAudio(&b, proto, local.Port, localCodecs(local), telephoneEventPT, "", local.Direction, false, line)
 	return b.String()
 }
 
 // parseAnswer reads the answer to our offer: the first accepted audio
-// stream, its codec (one we offered) and telephone-event.
-func parseAnswer(ans *sessionDesc, local LocalMedia) (Media, error) {
+// stream of the profile we offered, its codec (one we offered) and
+// telephone-event; for an SRTP offer, the peer's key under the tag and
+// suite we offered (ErrNoSRTP without one).
+func parseAnswer(ans *sessionDesc, local LocalMedia, pol srtpPolicy) (Media, error) {
+	secure := pol.offerSecure()
+	ours := pol.offerCrypto()
 	for i := range ans.media {
 		m := &ans.media[i]
-		if m.kind != "audio" || m.port == 0 || !audioProto(m.proto) {
+		if m.kind != "audio" || m.port == 0 || (secure && !secureProto(m.proto)) || (!secure && !plainProto(m.proto)) {
 			continue
 		}
 		codec, te, ok := pickCodec(m, localCodecs(local))
 		if !ok {
 			return Media{}, ErrNoCommonCodec
 		}
-		return remoteMedia(m, codec, te, m.rtcpMux)
+		r, err := remoteMedia(m, codec, te, m.rtcpMux)
+		if err != nil || !secure {
+			return r, err
+		}
+		for _, c := range m.crypto {
+			if c.tag == ours.tag && c.suite == ours.suite && !bytes.Equal(c.key, pol.key) {
+				r.SRTP = pol.keys(c)
+				return r, nil
+			}
+		}
+		return Media{}, ErrNoSRTP
+	}
+	if secure {
+		return Media{}, ErrNoSRTP
 	}
 	return Media{}, ErrNoCommonCodec
+}
+
+// answered records in pol the outcome of an answer to our offer.
+func (p *srtpPolicy) answered(m Media) {
+	if m.SRTP == nil {
+		p.accepted(nil)
+		return
+	}
+	c := p.offerCrypto()
+	p.accepted(&c)
 }
 
 func addrType(a netip.Addr) string {
@@ -203,7 +265,9 @@ func writeSessionHead(b *strings.Builder, addr netip.Addr) {
 	b.WriteString("\r\nt=0 0\r\n")
 }
 
-func writeAudio(b *strings.Builder, proto string, port int, codecs []Codec, te int, teFmtp string, dir Direction, mux bool) {
+// writeAudio writes an audio m= section; crypto, when not empty, is the
+// value of its a=crypto line.
+func writeAudio(b *strings.Builder, proto string, port int, codecs []Codec, te int, teFmtp string, dir Direction, mux bool, crypto string) {
 	b.WriteString("m=audio ")
 	b.WriteString(strconv.Itoa(port))
 	b.WriteByte(' ')
@@ -229,6 +293,11 @@ func writeAudio(b *strings.Builder, proto string, port int, codecs []Codec, te i
 	fmt.Fprintf(b, "a=ptime:%d\r\n", defaultPtime)
 	if mux {
 		b.WriteString("a=rtcp-mux\r\n")
+	}
+	if crypto != "" {
+		b.WriteString("a=crypto:")
+		b.WriteString(crypto)
+		b.WriteString("\r\n")
 	}
 	b.WriteString("a=")
 	b.WriteString(dir.String())

@@ -129,7 +129,7 @@ func TestAnswerOffer(t *testing.T) {
 			if !l.Addr.IsValid() {
 				l = local
 			}
-			rest, remote, err := answerOffer(mustParse(t, head+tt.media), l)
+			rest, remote, err := answerOffer(mustParse(t, head+tt.media), l, &srtpPolicy{})
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("want %v, got %v", tt.err, err)
@@ -169,11 +169,11 @@ func TestLocalSDPVersion(t *testing.T) {
 
 func TestParseAnswer(t *testing.T) {
 	local := LocalMedia{Addr: netip.MustParseAddr("10.0.0.1"), Port: 20000}
-	m, err := parseAnswer(mustParse(t, "v=0\no=x 1 1 IN IP6 ::1\ns=-\nc=IN IP6 2001:db8::1\nt=0 0\nm=audio 4000 RTP/AVP 8 101\na=rtpmap:101 telephone-event/8000\na=ptime:40"), local)
+	m, err := parseAnswer(mustParse(t, "v=0\no=x 1 1 IN IP6 ::1\ns=-\nc=IN IP6 2001:db8::1\nt=0 0\nm=audio 4000 RTP/AVP 8 101\na=rtpmap:101 telephone-event/8000\na=ptime:40"), local, srtpPolicy{})
 	if err != nil || m.RTP != netip.MustParseAddrPort("[2001:db8::1]:4000") || m.Codec != PCMA || m.TelephoneEvent != 101 || m.Ptime != 40*time.Millisecond {
 		t.Fatalf("%+v %v", m, err)
 	}
-	if _, err := parseAnswer(mustParse(t, "v=0\no=x 1 1 IN IP4 1.1.1.1\ns=-\nc=IN IP4 1.1.1.1\nt=0 0\nm=audio 0 RTP/AVP 0\n"), local); !errors.Is(err, ErrNoCommonCodec) {
+	if _, err := parseAnswer(mustParse(t, "v=0\no=x 1 1 IN IP4 1.1.1.1\ns=-\nc=IN IP4 1.1.1.1\nt=0 0\nm=audio 0 RTP/AVP 0\n"), local, srtpPolicy{}); !errors.Is(err, ErrNoCommonCodec) {
 		t.Fatalf("rejected stream: %v", err)
 	}
 	if _, err := parseSDP([]byte("v=0\no=x 1 1 IN IP4 1.1.1.1\ns=-\nc=IN IP4 host.example.com\nt=0 0\nm=audio 5 RTP/AVP 0\n")); !errors.Is(err, ErrBadSDP) {

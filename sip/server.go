@@ -17,10 +17,18 @@ func (a *Agent) onRequest(req *sip.Request, tx *sip.ServerTx) {
 	}
 	a.log.Debug("sip: received request", keyCallID, callIDOf(req), keyMethod, string(req.Method), keyRemoteAddr, req.Source())
 	if r := validateRequest(req); r != nil {
+		a.stats.invalid.Add(1)
 		_ = a.respond(tx, req, r.code, r.reason, nil, "", r.hdrs...)
 		return
 	}
 	toTag := tagOf(req.To().Params)
+	if !a.sourceAllowed(req) && (toTag == "" || a.findDialog(callIDOf(req), toTag) == nil) {
+		// The raw filter (listen.go) drops these before sipgo parses
+		// them; this catches what its cheaper parsing saw differently.
+		a.stats.notAllowed.Add(1)
+		tx.Terminate()
+		return
+	}
 	switch {
 	case req.IsCancel():
 		_ = a.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil, "")
@@ -49,7 +57,8 @@ func (a *Agent) draining() bool {
 
 func (a *Agent) onOptions(req *sip.Request, tx *sip.ServerTx, outOfDialog bool) {
 	if outOfDialog && a.draining() {
-		_ = a.respond(tx, req, 503, "Service Unavailable", nil, "", sip.NewHeader("Retry-After", retryAfterSecs))
+		a.stats.draining.Add(1)
+		_ = a.respond(tx, req, 503, "Service Unavailable", nil, sip.GenerateTagN(10))
 		return
 	}
 	_ = a.respond(tx, req, 200, "OK", nil, "",

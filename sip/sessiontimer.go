@@ -216,14 +216,14 @@ func (c *call) refreshSession() {
 		body = c.lsdp.render(c.lsdp.rest)
 	}
 	hdrs := requestHeaders(c.st.interval, true)
-	local := c.local
+	local, pol := c.local, c.srtp
 	c.mu.Unlock()
 	ok := c.a.goBackground(func() {
 		res, err := c.request(c.a.ctx, method, body, hdrs...)
 		c.mu.Lock()
 		c.uacPending = false
 		c.mu.Unlock()
-		c.refreshDone(res, err, local)
+		c.refreshDone(res, err, local, pol)
 	})
 	if !ok {
 		c.mu.Lock()
@@ -232,7 +232,7 @@ func (c *call) refreshSession() {
 	}
 }
 
-func (c *call) refreshDone(res *sip.Response, err error, local LocalMedia) {
+func (c *call) refreshDone(res *sip.Response, err error, local LocalMedia, pol srtpPolicy) {
 	switch {
 	case err != nil:
 		c.log.Info("sip: session refresh failed", keyErr, err)
@@ -249,9 +249,10 @@ func (c *call) refreshDone(res *sip.Response, err error, local LocalMedia) {
 		old := c.remote
 		c.mu.Unlock()
 		if body, _ := sdpBody(res); len(body) > 0 {
-			if m, err := answerFromMessage(res, local); err == nil && m != old {
+			if m, err := answerFromMessage(res, local, pol); err == nil && !sameMedia(m, old) {
 				c.mu.Lock()
 				c.remote = m
+				c.srtp.answered(m)
 				c.mu.Unlock()
 				c.emit(func(h DialogHandler) { h.OnMedia(m) })
 			}

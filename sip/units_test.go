@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestRouteTarget(t *testing.T) {
 		{"", "", "", "", "", true},
 	}
 	for _, tt := range tests {
-		r, err := routeTarget(tt.target, trunks)
+		r, err := routeTarget(tt.target, trunks, false)
 		if tt.err {
 			if !errors.Is(err, ErrNoRoute) {
 				t.Errorf("%q: want ErrNoRoute, got %+v %v", tt.target, r, err)
@@ -78,8 +79,36 @@ func TestRouteTarget(t *testing.T) {
 			t.Errorf("%q: got %s %s %s %q %v", tt.target, r.ruri.String(), r.dest, r.transport, name, err)
 		}
 	}
-	if _, err := routeTarget("5551234", nil); !errors.Is(err, ErrNoRoute) {
+	if _, err := routeTarget("5551234", nil, false); !errors.Is(err, ErrNoRoute) {
 		t.Errorf("no trunk: %v", err)
+	}
+	// With Config.TLS: sips: and ;transport=tls go over TLS (5061).
+	trunks = append(trunks, Trunk{Name: "secure", Proxy: "sbc.example", Domain: "secure.example", Transport: "tls"})
+	for _, tt := range []struct {
+		target, ruri, dest, tp, trunk string
+		err                           bool
+	}{
+		{"sips:bob@192.0.2.5", "sips:bob@192.0.2.5", "192.0.2.5:5061", "TLS", "", false},
+		{"sip:bob@192.0.2.5;transport=tls", "sip:bob@192.0.2.5;transport=tls", "192.0.2.5:5061", "TLS", "", false},
+		{"sip:bob@192.0.2.5:5071;transport=TLS", "sip:bob@192.0.2.5:5071;transport=TLS", "192.0.2.5:5071", "TLS", "", false},
+		{"sips:bob@secure.example", "sips:bob@secure.example", "sbc.example:5061", "TLS", "secure", false},
+		{"sips:bob@carrier.example", "", "", "", "", true}, // a tcp trunk cannot carry sips
+		{"sips:bob@192.0.2.5;transport=udp", "", "", "", "", true},
+	} {
+		r, err := routeTarget(tt.target, trunks, true)
+		if tt.err {
+			if !errors.Is(err, ErrNoRoute) {
+				t.Errorf("%q: want ErrNoRoute, got %+v %v", tt.target, r, err)
+			}
+			continue
+		}
+		name := ""
+		if r.trunk != nil {
+			name = r.trunk.Name
+		}
+		if err != nil || r.ruri.String() != tt.ruri || r.dest != tt.dest || r.transport != tt.tp || name != tt.trunk {
+			t.Errorf("%q: got %s %s %s %q %v", tt.target, r.ruri.String(), r.dest, r.transport, name, err)
+		}
 	}
 }
 
@@ -145,12 +174,16 @@ func TestSipgoLogHandler(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	_, err := NewAgent(Config{ListenAddr: "nohost:abc", SessionExpires: 10 * time.Second, NoAnswerTimeout: -1,
-		Trunks: []Trunk{{Transport: "tls"}, {Proxy: ":5060"}}})
+		Trunks:         []Trunk{{Transport: "tls"}, {Proxy: ":5060"}},
+		AllowedSources: []netip.Prefix{{}}, RetryAfter: -1, InviteRateLimit: RateLimit{Burst: 3},
+		InboundAuth: &InboundAuth{Algorithms: []string{"SHA-512"}}, TLSAddr: "127.0.0.1:0", SRTP: SRTPOptional})
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("want ConfigError, got %v", err)
 	}
-	for _, f := range []string{"ListenAddr", "SessionExpires", "NoAnswerTimeout", "Trunks[0].Transport", "Trunks[0]", "Trunks[1].Proxy"} {
+	for _, f := range []string{"ListenAddr", "SessionExpires", "NoAnswerTimeout", "Trunks[0].Transport", "Trunks[0]", "Trunks[1].Proxy",
+		"AllowedSources[0]", "RetryAfter", "InviteRateLimit.Burst", "InboundAuth.Lookup", "InboundAuth.Algorithms",
+		"TLSAddr", "SRTP"} {
 		if !strings.Contains(err.Error(), "config "+f+":") {
 			t.Errorf("missing %s in %v", f, err)
 		}
@@ -161,6 +194,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if a.cfg.PublicHost != "127.0.0.1" || a.cfg.SessionExpires != 1800*time.Second || a.cfg.NoAnswerTimeout != time.Minute || a.cfg.UserAgent != "mediaserver" {
 		t.Fatalf("defaults %+v", a.cfg)
+	}
+	if a.cfg.RetryAfter != 5*time.Second || a.limiter != nil || a.digest != nil || a.cfg.SRTP != SRTPOff || a.cfg.TLS != nil {
+		t.Fatalf("security defaults %+v", a.cfg)
 	}
 	if _, err := a.Invite(context.Background(), InviteRequest{Target: "sip:x@127.0.0.1"}, newRecorder(t)); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("Invite before Serve: %v", err)

@@ -12,11 +12,10 @@ import (
 
 // Header values we advertise.
 const (
-	allowMethods   = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER"
-	acceptSDP      = "application/sdp"
-	acceptOptions  = "application/sdp, application/dtmf-relay, application/dtmf"
-	supportedTags  = "timer"
-	retryAfterSecs = "30"
+	allowMethods  = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER"
+	acceptSDP     = "application/sdp"
+	acceptOptions = "application/sdp, application/dtmf-relay, application/dtmf"
+	supportedTags = "timer"
 )
 
 // knownMethods are the methods of RFC 3261 and its common extensions: an

@@ -1,0 +1,194 @@
+package sip
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Admission (decision 20): who may start anything, how fast, and with
+// which credentials. The order for an out-of-dialog INVITE is: source
+// allow-list (a silent drop, before sipgo parses the message), draining
+// (503), rate limit (503), digest authentication (401/403), then the
+// call. TrustedProxies skip the last two.
+
+// agentStats are the counters behind Agent.Stats.
+type agentStats struct {
+	notAllowed, rateLimited, draining atomic.Uint64
+	challenged, authFailed, invalid   atomic.Uint64
+	tlsHandshakeFailed                atomic.Uint64
+}
+
+// Stats returns the counts of refused requests by reason. It is safe for
+// concurrent use and cheap (atomic loads and one lock).
+func (a *Agent) Stats() Stats {
+	s := Stats{
+		NotAllowed:         a.stats.notAllowed.Load(),
+		RateLimited:        a.stats.rateLimited.Load(),
+		Draining:           a.stats.draining.Load(),
+		Challenged:         a.stats.challenged.Load(),
+		AuthFailed:         a.stats.authFailed.Load(),
+		Invalid:            a.stats.invalid.Load(),
+		TLSHandshakeFailed: a.stats.tlsHandshakeFailed.Load(),
+	}
+	if a.limiter != nil {
+		s.RateLimitSources = a.limiter.size()
+	}
+	return s
+}
+
+func inPrefixes(ps []netip.Prefix, addr netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// trusted reports whether src is one of Config.TrustedProxies.
+func (a *Agent) trusted(src netip.Addr) bool { return inPrefixes(a.cfg.TrustedProxies, src) }
+
+// allowedAddr reports whether src may send out-of-dialog requests.
+func (a *Agent) allowedAddr(src netip.Addr) bool {
+	return len(a.cfg.AllowedSources) == 0 || inPrefixes(a.cfg.AllowedSources, src) || a.trusted(src)
+}
+
+// sourceAllowed applies allowedAddr to a parsed request.
+func (a *Agent) sourceAllowed(req *sip.Request) bool {
+	return len(a.cfg.AllowedSources) == 0 || a.allowedAddr(sourceOf(req))
+}
+
+// sourceOf is the IP address a request came from; invalid if unknown.
+func sourceOf(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// netAddrIP is the IP address of a UDP or TCP net.Addr; invalid otherwise.
+func netAddrIP(addr net.Addr) netip.Addr {
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// admitRaw reports whether a raw message from src may go on to sipgo. From
+// a source outside AllowedSources only responses, ACKs and requests of one
+// of our dialogs (by Call-ID and To tag) pass; the rest is dropped and
+// counted, before it costs a parse or a transaction.
+func (a *Agent) admitRaw(msg []byte, src netip.Addr) bool {
+	if a.allowedAddr(src) || bytes.HasPrefix(msg, []byte("SIP/")) || bytes.HasPrefix(msg, []byte("ACK ")) {
+		return true
+	}
+	hdr := msg
+	if i := bytes.Index(msg, crlfcrlf); i >= 0 {
+		hdr = msg[:i]
+	}
+	var callID, to string
+	headerLines(hdr, func(name, value string) {
+		switch name {
+		case "call-id", "i":
+			callID = first(callID, value)
+		case "to", "t":
+			to = first(to, value)
+		}
+	})
+	if tag := rawTag(to); tag != "" && callID != "" && a.findDialog(callID, tag) != nil {
+		return true
+	}
+	a.stats.notAllowed.Add(1)
+	return false
+}
+
+// rawTag returns the tag parameter of a raw To value (name-addr or
+// addr-spec form).
+func rawTag(to string) string {
+	if i := strings.LastIndexByte(to, '>'); i >= 0 {
+		to = to[i+1:]
+	} else if i := strings.IndexByte(to, ';'); i >= 0 {
+		to = to[i:]
+	} else {
+		return ""
+	}
+	for _, p := range strings.Split(to, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "tag") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// admitInvite applies draining, the rate limit and digest authentication
+// to an out-of-dialog INVITE, answering it when refused. It returns the
+// authenticated user ("" when not challenged) and whether the call may go
+// on.
+func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
+	if a.draining() {
+		a.stats.draining.Add(1)
+		_ = a.respond(tx, req, 503, "Service Unavailable", nil, sip.GenerateTagN(10))
+		return "", false
+	}
+	src := sourceOf(req)
+	if a.trusted(src) {
+		return "", true
+	}
+	if a.limiter != nil {
+		if ok, wait := a.limiter.allow(src, a.clk.Now()); !ok {
+			a.stats.rateLimited.Add(1)
+			a.log.Debug("sip: INVITE over the rate limit", keyCallID, callIDOf(req), keyRemoteAddr, req.Source())
+			_ = a.respond(tx, req, 503, "Service Unavailable (rate limit)", nil, sip.GenerateTagN(10),
+				a.retryAfter(wait))
+			return "", false
+		}
+	}
+	if a.digest == nil {
+		return "", true
+	}
+	user, rej := a.digest.check(req, src, a.clk.Now())
+	if rej == nil {
+		return user, true
+	}
+	switch rej.code {
+	case 401:
+		a.stats.challenged.Add(1)
+	case 403:
+		a.stats.authFailed.Add(1)
+		a.log.Debug("sip: INVITE with wrong credentials", keyCallID, callIDOf(req), keyRemoteAddr, req.Source(), "user", user)
+	default:
+		a.stats.invalid.Add(1)
+	}
+	_ = a.respond(tx, req, rej.code, rej.reason, nil, sip.GenerateTagN(10), rej.hdrs...)
+	return "", false
+}
+
+// retryAfter is the Retry-After header of a 503: Config.RetryAfter, or
+// atLeast when longer, in whole seconds (at least 1).
+func (a *Agent) retryAfter(atLeast time.Duration) sip.Header {
+	d := max(a.cfg.RetryAfter, atLeast)
+	secs := max(int64((d+time.Second-1)/time.Second), 1)
+	return sip.NewHeader("Retry-After", strconv.FormatInt(secs, 10))
+}
+
+// hasHeader reports whether hdrs has a header called name.
+func hasHeader(hdrs []sip.Header, name string) bool {
+	for _, h := range hdrs {
+		if strings.EqualFold(h.Name(), name) {
+			return true
+		}
+	}
+	return false
+}
