@@ -173,10 +173,14 @@ func testDir(t *testing.T) string {
 	return dir
 }
 
+// interopCtx returns the test's context, bounded by interopTimeout, once
+// it holds the machine-wide lock of this file's fixed ports: another run of
+// these tests on the machine (go test ./... by someone else) waits for it.
 func interopCtx(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), interopTimeout)
 	t.Cleanup(cancel)
+	interop.LockPorts(ctx, t, "examples-forward")
 	return ctx
 }
 
@@ -695,9 +699,11 @@ func sippToPhone(t *testing.T, uacPT uint8, overTone bool) {
 		Remote: srv.SIPAddr().String(), Service: "forward",
 		SIPPort: uacSIPPort, MediaPort: uacMediaPort, ControlPort: uacControlPort,
 	})
-	in, err := phone.Incoming(ctx)
+	inCtx, cancel := uac.Context(ctx) // fail at once if SIPp gives up
+	in, err := phone.Incoming(inCtx)
+	cancel()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the phone got no call: %v (%v)", err, context.Cause(inCtx))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -16,6 +16,7 @@ func TestCapture(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	LockPorts(ctx, t, "internal-interop")
 	c := StartCapture(ctx, t, CaptureConfig{Dir: t.TempDir(), Ports: []uint16{testDataPort}, ProbePort: testProbePort, MaxDuration: time.Minute})
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: testDataPort})
 	if err != nil {

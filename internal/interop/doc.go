@@ -22,11 +22,14 @@
 //     4733 event parsing, since SIPp records nothing of what it receives;
 //   - audio.go: tone files for SIPp (raw µ-law) and baresip (WAV), and tone
 //     analysis through mediaservertest's Goertzel share;
-//   - ports.go: waiting for a UDP port to be bound, from /proc/net/udp.
+//   - ports.go, lock.go: waiting for a UDP port to be bound (from
+//     /proc/net/udp), and LockPorts, a machine-wide lock that makes two runs
+//     of the same fixed-port tests wait for each other instead of colliding.
 //
 // Everything binds 127.0.0.1 only. Each peer takes fixed ports that the
 // calling test owns; choose them apart from INTEROP.md's table and from other
-// test packages, since packages run in parallel. The capture needs root (or
+// test packages, since packages run in parallel, and hold LockPorts while
+// using them, since several people may run the whole suite on one machine. The capture needs root (or
 // dumpcap with CAP_NET_RAW and CAP_NET_ADMIN) and SIPp's play_pcap_audio needs
 // root or CAP_NET_RAW: the helpers skip the test with the reason when a tool
 // or a privilege is missing, never pass silently.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,4 +54,42 @@ func TestProcessWaitAndStop(t *testing.T) {
 	if code := q.Stop(os.Interrupt, 10*time.Second); code != -1 || !q.Exited() {
 		t.Errorf("Stop = %d, exited %t", code, q.Exited())
 	}
+}
+
+func TestProcessContext(t *testing.T) {
+	p := Start(context.Background(), t, Command{Name: "true", Dir: t.TempDir(), Path: "true"})
+	ctx, cancel := p.Context(context.Background())
+	defer cancel()
+	select {
+	case <-ctx.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the context outlived the process")
+	}
+	if cause := context.Cause(ctx); cause == nil || !strings.Contains(cause.Error(), "true exited (code 0)") {
+		t.Errorf("cause %v", cause)
+	}
+}
+
+func TestLockFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "ports.lock")
+	f, _, err := lockFile(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flock locks belong to the open file, so a second open in this process
+	// conflicts as another process would.
+	short, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel2()
+	if g, _, err := lockFile(short, path); !errors.Is(err, context.DeadlineExceeded) {
+		_ = g.Close()
+		t.Fatalf("second lock: %v, want DeadlineExceeded", err)
+	}
+	_ = f.Close()
+	g, _, err := lockFile(ctx, path)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	_ = g.Close()
 }

@@ -70,6 +70,7 @@ func TestSIPpScenarios(t *testing.T) {
 	RequireTool(t, "sipp", "sip-tester")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	LockPorts(ctx, t, "internal-interop")
 	dir := t.TempDir()
 	root := os.Geteuid() == 0
 	for name, hz := range map[string]float64{"a.ulaw": 1000, "b.ulaw": 440} {
