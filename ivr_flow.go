@@ -97,6 +97,7 @@ func (ss *Session) applyIvrCommand(v *Participant, cmd IvrCommand) {
 	if cmd.Echo {
 		v.log.Warn("getIvrCommand: echo is not supported; ignored") // decision 23
 	}
+	ss.ivrHears(v, &cmd)
 	v.player.Execute(toIvrCommand(cmd))
 }
 
@@ -156,8 +157,29 @@ func (ss *Session) wireIVR(caller, v *Participant) {
 	}
 	caller.ep.Isolate()
 	caller.ep.SetSource(v.player)
-	caller.ep.AddSink(v.player)
+	if ss.srv.cfg.InbandDTMF {
+		caller.ep.AddSink(v.player) // in-band detection needs the audio
+	}
 	ss.srv.clock.AddProcessor(v.player)
+}
+
+// ivrHears attaches the IVR as a sink of its caller's audio only while
+// it needs it (a record command, or in-band DTMF detection), so that an
+// IVR that only plays and collects RFC 4733 digits costs no decoding.
+func (ss *Session) ivrHears(v *Participant, cmd *IvrCommand) {
+	c := v.conn
+	if c == nil {
+		return
+	}
+	caller := c.other(v)
+	if caller.ep == nil {
+		return
+	}
+	if cmd.Record != nil || ss.srv.cfg.InbandDTMF {
+		caller.ep.AddSink(v.player)
+	} else {
+		caller.ep.RemoveSink(v.player)
+	}
 }
 
 // unwireIVR undoes wireIVR.
