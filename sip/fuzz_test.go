@@ -170,3 +170,29 @@ func FuzzScreenMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCrypto: no panic; errors wrap errBadCrypto; what parses has a
+// tag in 1..999999999, a supported suite and exactly 30 bytes of key, and
+// survives a round trip through String.
+func FuzzParseCrypto(f *testing.F) {
+	f.Add("1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20")
+	f.Add("2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj|2^20|1:32")
+	f.Add("1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd KDR=1")
+	f.Add("999999999 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd")
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := parseCrypto(in)
+		if err != nil {
+			if !errors.Is(err, errBadCrypto) {
+				t.Fatalf("error %v is not errBadCrypto", err)
+			}
+			return
+		}
+		if c.tag < 1 || c.tag > maxCryptoTag || len(c.key) != srtpKeyLen || (c.suite != SRTPSuite80 && c.suite != SRTPSuite32) {
+			t.Fatalf("parsed %q into %+v", in, c)
+		}
+		again, err := parseCrypto(c.String())
+		if err != nil || again.tag != c.tag || again.suite != c.suite || !bytes.Equal(again.key, c.key) {
+			t.Fatalf("round trip of %q: %+v %v", c.String(), again, err)
+		}
+	})
+}
