@@ -38,9 +38,9 @@ func TestParseCrypto(t *testing.T) {
 		{"1 AES_256_CM_HMAC_SHA1_80 inline:" + inline, 0, ""},
 		{"1 aes_cm_128_hmac_sha1_80 inline:" + inline, 0, ""},
 		{"1 F8_128_HMAC_SHA1_80 inline:" + inline, 0, ""},
-		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "|2^20|1:4", 0, ""},        // MKI
-		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "|1:4", 0, ""},             // MKI
-		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "|2^99", 0, ""},            // lifetime
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "|2^20|1:4", 0, ""},         // MKI
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "|1:4", 0, ""},              // MKI
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "|2^99", 0, ""},             // lifetime
 		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + ";inline:" + inline, 0, ""}, // two keys
 		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + " UNENCRYPTED_SRTP", 0, ""},
 		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + " KDR=1", 0, ""},
@@ -142,8 +142,8 @@ func TestSRTPOfferAndAnswer(t *testing.T) {
 		ok    bool
 	}{
 		{"m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "\r\n", true},
-		{"m=audio 4000 RTP/SAVP 0\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "\r\n", false}, // a tag we did not offer
-		{"m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:" + inline + "\r\n", false}, // another suite
+		{"m=audio 4000 RTP/SAVP 0\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" + inline + "\r\n", false},                                     // a tag we did not offer
+		{"m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:" + inline + "\r\n", false},                                     // another suite
 		{"m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + base64.StdEncoding.EncodeToString(pol.key) + "\r\n", false}, // our own key
 		{"m=audio 4000 RTP/AVP 0\r\n", false},
 		{"m=audio 4000 RTP/SAVP 0\r\n", false},

@@ -263,7 +263,7 @@ func TestSRTPOfferOverTLS(t *testing.T) {
 	peerKey := newSRTPKey()
 	inline := base64.StdEncoding.EncodeToString(peerKey)
 	offer := srtpOffer(30000,
-		"1 AES_CM_128_HMAC_SHA1_80 inline:short", // malformed: ignored
+		"1 AES_CM_128_HMAC_SHA1_80 inline:short",   // malformed: ignored
 		"2 AES_256_CM_HMAC_SHA1_80 inline:"+inline, // unsupported suite: ignored
 		"3 AES_CM_128_HMAC_SHA1_32 inline:"+inline+"|2^31",
 		"4 AES_CM_128_HMAC_SHA1_80 inline:"+inline)
