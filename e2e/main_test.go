@@ -9,7 +9,7 @@
 // Ports owned by this package (apart from INTEROP.md's table and the other
 // packages' fixed ports):
 //
-//	in-process servers  RTP 51000-52999
+//	in-process servers  RTP 51000-52499 (examples/webhookapp's demo: 52500-52999)
 //	the binary          RTP 53000-54999, SIP and API on 127.0.0.1:0
 //	SIPp caller         SIP 37060, control 37061, RTP 38060 (+38062)
 //	SIPp callee         SIP 37070, control 37071, RTP 38070 (+38072)
@@ -32,7 +32,7 @@ import (
 
 // Ports of this package.
 const (
-	localRTPMin, localRTPMax   = 51000, 52999
+	localRTPMin, localRTPMax   = 51000, 52499
 	binaryRTPMin, binaryRTPMax = 53000, 54999
 )
 
@@ -69,7 +69,7 @@ func TestMain(m *testing.M) {
 
 // build compiles the command and the webhook example into dir.
 func build(dir string) error {
-	for name, pkg := range map[string]string{"mediaserver": "../cmd/mediaserver"} {
+	for name, pkg := range map[string]string{"mediaserver": "../cmd/mediaserver", "webhookapp": "../examples/webhookapp"} {
 		out := filepath.Join(dir, name)
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		if b, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,206 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mediaserver-go/mediaserver/internal/flows"
+	"github.com/mediaserver-go/mediaserver/mediaservertest"
+)
+
+// startWebhookApp runs examples/webhookapp as a process, verifying
+// callbacks with testSecret, and returns its URL.
+func startWebhookApp(t *testing.T, dir, sales, support string) (*proc, string) {
+	t.Helper()
+	p := startProc(t, "webhookapp", dir, binary(t, "webhookapp"),
+		"-listen", "127.0.0.1:0", "-secret", testSecret, "-sales", sales, "-support", support)
+	re := regexp.MustCompile(`listening url=(http://\S+)`)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if m := re.FindStringSubmatch(p.output()); m != nil {
+			return p, m[1]
+		}
+		if p.exited() || time.Now().After(deadline) {
+			t.Fatalf("webhookapp did not say where it listens:\n%s", p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tap is a reverse proxy between the server and a webhook application in
+// another process: it records each callback's name, checks the exchange
+// against the OpenAPI document (and the signature), and passes it on
+// unchanged.
+type tap struct {
+	srv    *httptest.Server
+	mu     sync.Mutex // guards names
+	names  []string
+	notify chan struct{}
+}
+
+func newTap(t *testing.T, target string, apiBase *atomic.Value) *tap {
+	t.Helper()
+	tp := &tap{notify: make(chan struct{}, 1)}
+	in := &inspector{t: t, spec: theSpec(t), apiBase: func() string { s, _ := apiBase.Load().(string); return s }}
+	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.Path, bytes.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Errorf("tap: %v", err)
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		ex := flows.Exchange{Name: path.Base(r.URL.Path), Header: r.Header, Body: body, Status: resp.StatusCode, Answer: answer}
+		in.check(ex)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("the webhook application answered %s with %d %s", ex.Name, resp.StatusCode, answer)
+		}
+		tp.add(ex.Name, body)
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(answer)
+	}))
+	t.Cleanup(tp.srv.Close)
+	return tp
+}
+
+func (tp *tap) add(name string, body []byte) {
+	if name == "callEvent" || name == "callNotify" {
+		var m struct{ Event string }
+		_ = json.Unmarshal(body, &m)
+		name += ":" + m.Event
+	}
+	tp.mu.Lock()
+	tp.names = append(tp.names, name)
+	tp.mu.Unlock()
+	select {
+	case tp.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (tp *tap) Names() []string {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return slices.Clone(tp.names)
+}
+
+// wait waits for a callback called name (full name or prefix before ":").
+func (tp *tap) wait(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	for {
+		for _, n := range tp.Names() {
+			if n == name || strings.HasPrefix(n, name+":") {
+				return
+			}
+		}
+		select {
+		case <-tp.notify:
+		case <-ctx.Done():
+			t.Fatalf("no %s callback; callbacks %v", name, tp.Names())
+		}
+	}
+}
+
+// flowWant returns the callback sequence of a flow of the table.
+func flowWant(t *testing.T, name string) []string {
+	t.Helper()
+	for _, f := range flows.Table() {
+		if f.Name == name {
+			return f.Want
+		}
+	}
+	t.Fatalf("no flow %q", name)
+	return nil
+}
+
+// webhookStack is the two programs of the webhook style: cmd/mediaserver
+// and examples/webhookapp, with a tap between them.
+type webhookStack struct {
+	ms  *mediaserverProc
+	app *proc
+	tap *tap
+}
+
+func startWebhookStack(t *testing.T, dir, sales, support string) *webhookStack {
+	t.Helper()
+	app, url := startWebhookApp(t, dir, sales, support)
+	var apiBase atomic.Value
+	tp := newTap(t, url, &apiBase)
+	ms := startMediaserver(t, dir, tp.srv.URL)
+	apiBase.Store(ms.api)
+	return &webhookStack{ms: ms, app: app, tap: tp}
+}
+
+// TestWebhookApp runs examples/webhookapp and cmd/mediaserver as two
+// processes, the way the example's README shows them: a test phone calls,
+// hears the spoken greeting, presses 2 and talks to support. The callbacks
+// must be the auto-attendant flow's of the shared table, each exchange
+// valid against the OpenAPI document; both programs exit 0 on SIGTERM.
+func TestWebhookApp(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), flows.Timeout)
+	defer cancel()
+	support := mediaservertest.NewPhone(t, mediaservertest.PhoneConfig{User: "support", ToneHz: flows.HzB})
+	sales := mediaservertest.NewPhone(t, mediaservertest.PhoneConfig{User: "sales", ToneHz: flows.HzC})
+	alice := mediaservertest.NewPhone(t, mediaservertest.PhoneConfig{User: "alice", ToneHz: flows.HzA})
+	st := startWebhookStack(t, dir, sales.URI(), support.URI())
+
+	call, err := alice.Dial(ctx, "sip:attendant@"+st.ms.sipAddr, mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if espeak() {
+		waitSpeech(ctx, t, "alice", call)
+	} else {
+		t.Log("espeak-ng is not installed: the greeting is silent, not checked")
+	}
+	if err := call.SendDigits(ctx, "2", mediaservertest.DTMFRFC4733); err != nil {
+		t.Fatal(err)
+	}
+	in, err := support.Incoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHeard(ctx, t, "alice", call, flows.HzB)
+	waitHeard(ctx, t, "support", in, flows.HzA)
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := in.WaitEnded(ctx); err != nil || r != mediaservertest.EndRemoteBye {
+		t.Errorf("support's call ended with %v, %v", r, err)
+	}
+	st.tap.wait(ctx, t, "sessionCompleted")
+	if got, want := st.tap.Names(), flowWant(t, "autoattendant"); !slices.Equal(got, want) {
+		t.Errorf("callbacks of the webhook application\n got  %v\n want %v (the table's autoattendant)", got, want)
+	}
+	st.ms.shutdown(t)
+	if code := st.app.stop(10 * time.Second); code != 0 {
+		t.Errorf("webhookapp exited %d after SIGTERM", code)
+	}
+}
