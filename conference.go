@@ -144,7 +144,7 @@ func (ss *Session) join(p *Participant, f *Conference) error {
 			CallerUser:          p.user,
 			CallRecording:       len(ss.recs) > 0 || f.recording(),
 		}
-		ss.notify("callAnswered", req, func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
+		ss.notify(CallbackCallAnswered, req, func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
 	}
 	ss.startMonitor()
 	return nil

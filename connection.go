@@ -77,7 +77,7 @@ func (ss *Session) connect(caller, callee *Participant) *Connection {
 			IVR:                 callee.kind == KindIVR,
 			CallRecording:       len(ss.recs) > 0,
 		}
-		ss.notify("callAnswered", req, func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
+		ss.notify(CallbackCallAnswered, req, func(ctx context.Context) error { return h.CallAnswered(ctx, req) })
 	}
 	ss.refreshTap()
 	ss.startMonitor()

@@ -350,7 +350,7 @@ func (ss *Session) placedFailed(p *Participant, code int, reason string) {
 	h := ss.srv.handler
 	ev := &CallEventRequest{Meta: ss.meta(), Event: EventCalledPartyFailed, ParticipantID: p.id, ReplyID: p.replyID(),
 		User: p.user, Reason: reason, SipStatusCode: code}
-	act, err := invoke(ss, "callEvent", nil, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
-	ss.traceCallback("callEvent", ev, act, err)
+	act, err := invoke(ss, CallbackCallEvent, nil, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	ss.traceCallback(CallbackCallEvent, ev, act, err)
 	ss.completeIfEmpty()
 }

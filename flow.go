@@ -72,8 +72,8 @@ func (ss *Session) onNewCall(p *Participant) {
 		DisplayName:   from.DisplayName,
 	}
 	h := ss.srv.handler
-	act, err := invoke(ss, "newCall", p, true, func(ctx context.Context) (Action, error) { return h.NewCall(ctx, req) })
-	ss.traceCallback("newCall", req, act, err)
+	act, err := invoke(ss, CallbackNewCall, p, true, func(ctx context.Context) (Action, error) { return h.NewCall(ctx, req) })
+	ss.traceCallback(CallbackNewCall, req, act, err)
 	if err != nil {
 		act = fallbackNewCall
 	}
@@ -236,7 +236,7 @@ func (ss *Session) callNotifyDigit(p *Participant, digit byte) {
 		return
 	}
 	req := &CallNotifyRequest{Meta: ss.meta(), Event: NotifyDTMF, ReplyID: p.replyID(), ParticipantID: p.id, User: p.user, Digit: string(digit)}
-	ss.notify("callNotify", req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
+	ss.notify(CallbackCallNotify, req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
 }
 
 func (ss *Session) callNotify(q *Participant, event string, code int) {
@@ -252,7 +252,7 @@ func (ss *Session) callNotify(q *Participant, event string, code int) {
 		User:          q.user,
 		SipStatusCode: code,
 	}
-	ss.notify("callNotify", req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
+	ss.notify(CallbackCallNotify, req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
 }
 
 // onAnswer connects an answered callee with the participant it was called
@@ -367,8 +367,8 @@ func (ss *Session) askAbout(p *Participant, ev *CallEventRequest) {
 		ev.User = p.user
 	}
 	h := ss.srv.handler
-	act, err := invoke(ss, "callEvent", p, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
-	ss.traceCallback("callEvent", ev, act, err)
+	act, err := invoke(ss, CallbackCallEvent, p, true, func(ctx context.Context) (Action, error) { return h.CallEvent(ctx, ev) })
+	ss.traceCallback(CallbackCallEvent, ev, act, err)
 	if err != nil {
 		act = fallbackCallEvent
 	}

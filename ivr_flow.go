@@ -49,8 +49,8 @@ func (ss *Session) askIVR(v *Participant, req *IvrCommandRequest) {
 	req.ParticipantID = v.id
 	req.ReplyID = c.replyID()
 	h := ss.srv.handler
-	cmd, err := invoke(ss, "getIvrCommand", v, true, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
-	ss.traceCallback("getIvrCommand", req, cmd, err)
+	cmd, err := invoke(ss, CallbackGetIvrCommand, v, true, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
+	ss.traceCallback(CallbackGetIvrCommand, req, cmd, err)
 	if err != nil {
 		if errors.Is(err, errParticipantLeft) || ss.ctx.Err() != nil {
 			return
@@ -135,8 +135,8 @@ func (ss *Session) finalIvrReport(v *Participant, c *Connection, rec *ivr.Record
 		RecordParams:  &RecordParams{FileName: rec.FileName, Duration: rec.Duration.Seconds(), Reason: rec.Reason},
 	}
 	h := ss.srv.handler
-	cmd, err := invoke(ss, "getIvrCommand", nil, false, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
-	ss.traceCallback("getIvrCommand", req, cmd, err)
+	cmd, err := invoke(ss, CallbackGetIvrCommand, nil, false, func(ctx context.Context) (IvrCommand, error) { return h.GetIvrCommand(ctx, req) })
+	ss.traceCallback(CallbackGetIvrCommand, req, cmd, err)
 }
 
 // removeIVR takes v out of the session without asking anyone: its

@@ -73,7 +73,7 @@ func (ss *Session) monitorNotify(m *Participant, event string, code int) {
 		return
 	}
 	req := &CallNotifyRequest{Meta: ss.meta(), Event: event, ParticipantID: m.id, User: m.user, SipStatusCode: code}
-	ss.notify("callNotify", req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
+	ss.notify(CallbackCallNotify, req, func(ctx context.Context) error { return h.CallNotify(ctx, req) })
 }
 
 // monitorEvents are the SIP events of the monitor leg.

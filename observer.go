@@ -26,13 +26,26 @@ type Observer interface {
 	// "bridge", "ivr" or "conference".
 	ConnectionStarted(kind string)
 	ConnectionEnded(kind string)
-	// CallbackDone reports one Handler call: the callback's protocol name,
-	// how long it took, and its error (nil on success, including a
-	// timeout or a panic).
+	// CallbackDone reports one Handler call: the callback's protocol name
+	// (one of the Callback constants), how long it took, and its error:
+	// nil on success; a timeout or a panic is an error. A call cut short
+	// because nobody wanted its answer any more (the participant left,
+	// the server closes) is not reported.
 	CallbackDone(name string, d time.Duration, err error)
 	// RecordingFinished reports a recording file written.
 	RecordingFinished(d time.Duration, size int64)
 }
+
+// The callbacks of the protocol, as Observer.CallbackDone names them.
+const (
+	CallbackNewCall          = "newCall"
+	CallbackCallEvent        = "callEvent"
+	CallbackGetIvrCommand    = "getIvrCommand"
+	CallbackCallNotify       = "callNotify"
+	CallbackCallAnswered     = "callAnswered"
+	CallbackSessionCompleted = "sessionCompleted"
+	CallbackRecordingReady   = "recordingReady"
+)
 
 // Outcomes of a participant (Observer.ParticipantEnded).
 const (

@@ -148,7 +148,7 @@ func (ss *Session) stopRecording(connectionID string) {
 		req := r.finish(ss.srv, ss.meta())
 		ss.log.Info("recording finished", "filename", r.filename, "duration", req.Duration, "size", req.Size)
 		if h := ss.srv.handler.recording; h != nil {
-			ss.notify("recordingReady", req, func(ctx context.Context) error { return h.RecordingReady(ctx, req) })
+			ss.notify(CallbackRecordingReady, req, func(ctx context.Context) error { return h.RecordingReady(ctx, req) })
 		}
 	}
 }

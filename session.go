@@ -276,7 +276,7 @@ func (ss *Session) completeIfEmpty() {
 	ss.log.Info("session completed", "duration", req.SessionDuration)
 	ss.srv.obs.SessionEnded(end.Sub(ss.created))
 	if h := ss.srv.handler.completed; h != nil {
-		ss.notify("sessionCompleted", req, func(ctx context.Context) error { return h.SessionCompleted(ctx, req) })
+		ss.notify(CallbackSessionCompleted, req, func(ctx context.Context) error { return h.SessionCompleted(ctx, req) })
 	}
 	ss.stopRecording("") // recordingReady follows sessionCompleted (decision 18)
 	ss.refreshTap()

@@ -61,11 +61,11 @@ var connectionKinds = [...]string{
 // callbackNames are the protocol names of the Handler calls that
 // Observer.CallbackDone reports (API.md §4).
 var callbackNames = [...]string{
-	"newCall",
-	"callEvent",
-	"getIvrCommand",
-	"callNotify",
-	"callAnswered",
-	"sessionCompleted",
-	"recordingReady",
+	mediaserver.CallbackNewCall,
+	mediaserver.CallbackCallEvent,
+	mediaserver.CallbackGetIvrCommand,
+	mediaserver.CallbackCallNotify,
+	mediaserver.CallbackCallAnswered,
+	mediaserver.CallbackSessionCompleted,
+	mediaserver.CallbackRecordingReady,
 }
