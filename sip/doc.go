@@ -1,5 +1,5 @@
 // Package sip is the signalling half of the media server: a SIP user agent
-// on UDP and TCP, built on the transport and transaction layers of
+// on UDP, TCP and TLS, built on the transport and transaction layers of
 // github.com/emiago/sipgo, with its own dialog management and SDP
 // offer/answer on github.com/pion/sdp/v3. It knows nothing of sessions, IVRs
 // or RTP: it hands the root package the negotiated media as plain values
@@ -32,11 +32,37 @@
 //   - RFC 4475: every torture message gets an answer or, when it cannot be
 //     framed at all, is dropped; see the tests. RFC 2543 requests without a
 //     branch and From tag are matched through a derived branch.
+//   - SIP over TLS (RFC 3261 §26, sips: URIs and ;transport=tls) when
+//     Config.TLS is set: a TLS listener on Config.TLSAddr, outbound TLS to
+//     sips: and ;transport=tls targets and "tls" trunks; a call that came
+//     over TLS keeps TLS for its in-dialog requests, with Contact and Via on
+//     the TLS port.
+//   - RFC 4568 SDES-SRTP (Config.SRTP): RTP/SAVP offers answered with a
+//     fresh key of ours (AES_CM_128_HMAC_SHA1_80 or _32), keys reported in
+//     Media.SRTP; keys only ever travel over TLS, and an RTP/SAVP stream on
+//     a UDP or TCP call is answered at port 0 (488 when it is the only one).
+//     No MKI, no session parameters, no DTLS-SRTP.
+//   - Digest authentication of inbound INVITEs (Config.InboundAuth; RFC
+//     2617, RFC 7616, RFC 8760): SHA-256 and MD5, qop=auth, stateless
+//     nonces bound to the source address, stale=true, replayed nonce counts
+//     refused.
+//
+// # Admission (decision 20)
+//
+// An out-of-dialog request passes, in order: the source allow-list
+// (Config.AllowedSources: a silent drop, before sipgo parses or creates a
+// transaction), draining (503), the per-source INVITE rate limit (503),
+// digest authentication of INVITEs (401, 403), then validation and the
+// call. Config.TrustedProxies skip the rate limit and authentication.
+// Every 503 the agent sends carries Retry-After (Config.RetryAfter).
+// Agent.Stats counts the refusals by reason; the rate limiter's table is
+// bounded by RateLimit.MaxSources.
 //
 // # Goroutines
 //
-// The Agent owns: one goroutine per listener (UDP read loop, TCP accept
-// loop; sipgo adds one reader per TCP connection); one per outbound INVITE
+// The Agent owns: one goroutine per listener (UDP read loop, TCP and TLS
+// accept loops; sipgo adds one reader per TCP or TLS connection, which
+// also runs the TLS handshake, bounded to 10 s); one per outbound INVITE
 // until its final response; one per 2xx we send until its ACK; one per
 // background transaction (BYE, CANCEL, session refresh, BYE to a fork); and
 // the callbacks of its timers. Close waits for all of them. sipgo runs each
@@ -67,6 +93,13 @@
 // # Logging
 //
 // Keys: callId, method, status, remoteAddr, err. Info for serving, call
-// start, answer and end; Debug for messages; never whole messages at Warn or
-// Error.
+// start, answer and end; Debug for messages and refused requests (counted
+// in Stats instead: a flood must not flood the log); never whole messages
+// at Warn or Error, and SRTP keys and passwords never.
+//
+// # Locks
+//
+// call.mu before serializer.mu or Agent.mu (leaves). The rate limiter's and
+// the digest server's mutexes are leaves too, taken with no other lock
+// held.
 package sip
