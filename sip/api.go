@@ -210,9 +210,11 @@ type Config struct {
 	// SessionExpires is the RFC 4028 interval we ask for and accept. Default
 	// 1800 s; Min-SE is 90 s.
 	SessionExpires time.Duration
-	// OnInvite is called for every valid out-of-dialog INVITE after 100 Trying
-	// was sent and its SDP (if any) was parsed and found acceptable with
-	// PCMU/PCMA (else the agent answered 400 or 488 itself). It runs on a SIP
+	// OnInvite is called for every valid out-of-dialog INVITE that passed
+	// admission (AllowedSources, Draining, InviteRateLimit, InboundAuth)
+	// after 100 Trying was sent and its SDP (if any) was parsed and found
+	// acceptable with PCMU/PCMA and Config.SRTP (else the agent answered
+	// 400 or 488 itself). It runs on a SIP
 	// goroutine and must not block: it returns the handler for the call's
 	// later events, or nil after it called Reject (a nil return without
 	// Reject rejects with 480). It is the call's first event: a CANCEL
@@ -354,7 +356,9 @@ type DialogHandler interface {
 	// OnMedia is called when the remote media description changes: an SDP
 	// answer in an ACK, an offer in a re-INVITE or an UPDATE (already
 	// answered, on the same local port: media is anchored), or a changed
-	// answer to our session refresh.
+	// answer to our session refresh. On an SRTP call m.SRTP carries the
+	// peer's current key (a re-offer may change it; ours stays) or is nil
+	// when a re-offer went back to plain RTP (SRTPOptional only).
 	OnMedia(m Media)
 	// OnDTMF is called for a digit received by SIP INFO
 	// (application/dtmf-relay or application/dtmf); duration is 0 when the
@@ -380,7 +384,8 @@ type OutboundHandler interface {
 	// OnFail is called once when the call fails before answer, and ends it:
 	// err is a *StatusError for a final response, or wraps ErrTimeout (Timer
 	// B, Config.NoAnswerTimeout), ErrTransport, ErrBadSDP or
-	// ErrNoCommonCodec (an unusable 2xx, which we ACK and BYE).
+	// ErrNoCommonCodec (an unusable 2xx, which we ACK and BYE; ErrNoSRTP,
+	// which wraps it, when our SRTP offer got no usable key).
 	OnFail(err error)
 }
 

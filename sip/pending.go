@@ -244,7 +244,9 @@ func (c *call) buildRequestLocked(method sip.RequestMethod, cseq uint32) *sip.Re
 		switch {
 		case tp == "TLS":
 		case strings.EqualFold(next.Scheme, "sips"), strings.EqualFold(v, "tls"):
-			tp = "TLS"
+			if c.a.cfg.TLS != nil {
+				tp = "TLS"
+			}
 		case strings.EqualFold(v, "tcp"):
 			tp = "TCP"
 		case strings.EqualFold(v, "udp"):
