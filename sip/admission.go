@@ -86,11 +86,12 @@ func netAddrIP(addr net.Addr) netip.Addr {
 }
 
 // admitRaw reports whether a raw message from src may go on to sipgo. From
-// a source outside AllowedSources only responses, ACKs and requests of one
-// of our dialogs (by Call-ID and To tag) pass; the rest is dropped and
-// counted, before it costs a parse or a transaction.
+// a source outside AllowedSources only responses, ACKs with a To tag (one
+// may acknowledge a final response of ours that made no dialog) and
+// requests of one of our dialogs (by Call-ID and To tag) pass; the rest is
+// dropped and counted, before it costs a parse or a transaction.
 func (a *Agent) admitRaw(msg []byte, src netip.Addr) bool {
-	if a.allowedAddr(src) || bytes.HasPrefix(msg, []byte("SIP/")) || bytes.HasPrefix(msg, []byte("ACK ")) {
+	if a.allowedAddr(src) || bytes.HasPrefix(msg, []byte("SIP/")) {
 		return true
 	}
 	hdr := msg
@@ -106,7 +107,8 @@ func (a *Agent) admitRaw(msg []byte, src netip.Addr) bool {
 			to = first(to, value)
 		}
 	})
-	if tag := rawTag(to); tag != "" && callID != "" && a.findDialog(callID, tag) != nil {
+	tag := rawTag(to)
+	if tag != "" && (bytes.HasPrefix(msg, []byte("ACK ")) || callID != "" && a.findDialog(callID, tag) != nil) {
 		return true
 	}
 	a.stats.notAllowed.Add(1)

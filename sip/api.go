@@ -230,7 +230,7 @@ type Config struct {
 	// TrustedProxies) is dropped without any answer and counted in
 	// Stats.NotAllowed, unless it belongs to one of our dialogs (a callee
 	// may send its BYE from another address than the one we called) or is
-	// an ACK. Responses always pass. Silence rather than 403: the peers that
+	// an ACK with a To tag. Responses always pass. Silence rather than 403: the peers that
 	// matter are listed, and an answer would confirm a SIP server to
 	// scanners, answer forged UDP sources, and cost a server transaction per
 	// request. Empty (the default): every source is allowed.
