@@ -422,3 +422,17 @@ func TestDigestAgentToAgent(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+func TestInvalidCounted(t *testing.T) {
+	a := startAgent(t, Config{}, agentOpts{})
+	p := newUDPPeer(t, a)
+	start, h := rawRequest(p, "FOO", "sip:bob@"+p.agentHost())
+	p.send(start, h, "")
+	p.expect(501)
+	start, h = rawRequest(p, "OPTIONS", "sip:bob@"+p.agentHost())
+	p.send(strings.Replace(start, " SIP/2.0", "  SIP/2.0", 1), h, "") // stateless 400
+	p.expect(400)
+	if s := a.Stats(); s.Invalid != 2 || s.NotAllowed != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
