@@ -42,6 +42,15 @@ type APIConfig struct {
 	// API serves, operator paths included.
 	BasePath string
 
+	// Peers maps the instance IDs of the other instances behind the same
+	// SIP load balancer to their API base URLs (their
+	// mediaserver.Config.APIBaseURL). A request whose replyId or other IDs
+	// belong to another instance is answered 421 misdirected, with that
+	// instance's URL as apiBaseUrl when Peers has it and without one
+	// otherwise; it never reaches the Server. This instance's own ID may
+	// be listed, so every instance can share one list.
+	Peers map[string]string
+
 	// MaxBodySize bounds JSON request bodies. Default 64 KiB.
 	MaxBodySize int64
 	// MaxPromptSize bounds prompt uploads (PUT /promptfile). Default 64 MiB.
@@ -70,7 +79,10 @@ type APIConfig struct {
 // API serves the REST API of API.md §3 over a *mediaserver.Server, plus
 // the operator paths /healthz, /readyz, /metrics, /openapi.json and
 // /sessions/ (decision 19). Every operation is served at /op and at
-// /{domain}/op. It is an http.Handler, safe for concurrent use.
+// /{domain}/op. An operation whose IDs belong to another instance is
+// answered 421 misdirected, with the owner's base URL when
+// APIConfig.Peers knows it. It is an http.Handler, safe for concurrent
+// use.
 type API struct {
 	cfg      APIConfig
 	srv      *mediaserver.Server
@@ -117,6 +129,11 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	if cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
 		return nil, fmt.Errorf("callback: api config BasePath %q: must start with /", cfg.BasePath)
 	}
+	peers, err := checkPeers(cfg.Peers)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Peers = peers
 	a := &API{cfg: cfg, srv: cfg.Server, log: cfg.Logger.With("component", "api")}
 	a.routeOps()
 	a.routeOperator()

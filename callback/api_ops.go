@@ -70,7 +70,8 @@ func (a *API) placeIvrCall(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) splitConnection(w http.ResponseWriter, r *http.Request) {
 	var req mediaserver.SplitConnectionRequest
-	if !a.decodeBody(w, r, &req) || missing(w, "connectionId", req.ConnectionID, "replyId", req.ReplyID) {
+	if !a.decodeBody(w, r, &req) || missing(w, "connectionId", req.ConnectionID, "replyId", req.ReplyID) ||
+		a.misdirected(w, r, "splitconnection", req.ReplyID, req.ConnectionID) {
 		return
 	}
 	if err := a.srv.SplitConnection(r.Context(), req); err != nil {
@@ -82,7 +83,8 @@ func (a *API) splitConnection(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) connect(w http.ResponseWriter, r *http.Request) {
 	var req mediaserver.ConnectRequest
-	if !a.decodeBody(w, r, &req) || missing(w, "replyId", req.ReplyID, "participantId", req.ParticipantID) {
+	if !a.decodeBody(w, r, &req) || missing(w, "replyId", req.ReplyID, "participantId", req.ParticipantID) ||
+		a.misdirected(w, r, "connect", req.ReplyID) {
 		return
 	}
 	if err := a.srv.Connect(r.Context(), req); err != nil {
@@ -94,7 +96,7 @@ func (a *API) connect(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) createConference(w http.ResponseWriter, r *http.Request) {
 	var req mediaserver.CreateConferenceRequest
-	if !a.decodeBody(w, r, &req) {
+	if !a.decodeBody(w, r, &req) || a.misdirected(w, r, "createconferenceconnection", req.ReplyID, req.SessionID) {
 		return
 	}
 	id, err := a.srv.CreateConferenceConnection(r.Context(), req)
@@ -107,7 +109,8 @@ func (a *API) createConference(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) hangupParticipant(w http.ResponseWriter, r *http.Request) {
 	var req mediaserver.HangupParticipantRequest
-	if !a.decodeBody(w, r, &req) || missing(w, "participantId", req.ParticipantID, "replyId", req.ReplyID) {
+	if !a.decodeBody(w, r, &req) || missing(w, "participantId", req.ParticipantID, "replyId", req.ReplyID) ||
+		a.misdirected(w, r, "hangupparticipant", req.ReplyID, req.ParticipantID, req.SessionID) {
 		return
 	}
 	if err := a.srv.HangupParticipant(r.Context(), req); err != nil {
@@ -119,7 +122,8 @@ func (a *API) hangupParticipant(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) interruptIvrCommand(w http.ResponseWriter, r *http.Request) {
 	var req mediaserver.InterruptIvrCommandRequest
-	if !a.decodeBody(w, r, &req) || missing(w, "replyId", req.ReplyID) {
+	if !a.decodeBody(w, r, &req) || missing(w, "replyId", req.ReplyID) ||
+		a.misdirected(w, r, "interruptivrcommand", req.ReplyID, req.ConnectionID, req.SessionID) {
 		return
 	}
 	if err := a.srv.InterruptIvrCommand(r.Context(), req); err != nil {
@@ -131,7 +135,8 @@ func (a *API) interruptIvrCommand(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) startRecording(w http.ResponseWriter, r *http.Request) {
 	var req mediaserver.RecordingRequest
-	if !a.decodeBody(w, r, &req) || missing(w, "connectionId", req.ConnectionID, "filename", req.Filename) {
+	if !a.decodeBody(w, r, &req) || missing(w, "connectionId", req.ConnectionID, "filename", req.Filename) ||
+		a.misdirected(w, r, "startrecording", req.ReplyID, req.ConnectionID) {
 		return
 	}
 	if err := a.srv.StartRecording(r.Context(), req); err != nil {
@@ -143,7 +148,8 @@ func (a *API) startRecording(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) stopRecording(w http.ResponseWriter, r *http.Request) {
 	var req mediaserver.RecordingRequest
-	if !a.decodeBody(w, r, &req) || missing(w, "connectionId", req.ConnectionID) {
+	if !a.decodeBody(w, r, &req) || missing(w, "connectionId", req.ConnectionID) ||
+		a.misdirected(w, r, "stoprecording", req.ReplyID, req.ConnectionID) {
 		return
 	}
 	if err := a.srv.StopRecording(r.Context(), req); err != nil {
@@ -157,12 +163,13 @@ func (a *API) stopRecording(w http.ResponseWriter, r *http.Request) {
 func (a *API) mute(undo bool) func(w http.ResponseWriter, r *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req mediaserver.MuteRequest
-		if !a.decodeBody(w, r, &req) || missing(w, "participantId", req.ParticipantID, "replyId", req.ReplyID) {
-			return
-		}
 		op, f := "muteparticipant", a.srv.MuteParticipant
 		if undo {
 			op, f = "unmuteparticipant", a.srv.UnmuteParticipant
+		}
+		if !a.decodeBody(w, r, &req) || missing(w, "participantId", req.ParticipantID, "replyId", req.ReplyID) ||
+			a.misdirected(w, r, op, req.ReplyID, req.ParticipantID) {
+			return
 		}
 		if err := f(r.Context(), req); err != nil {
 			a.fail(w, r, op, err)

@@ -3,6 +3,7 @@ package callback
 import (
 	"bytes"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -360,5 +361,102 @@ func TestAPIRouting(t *testing.T) {
 	status, body := serve("POST", "/mediaservice/createconferenceconnection", `{}`, true)
 	if err := json.Unmarshal([]byte(body), &e); status != 503 || err != nil || e.Success || e.Error != "internalError" || e.Message == "" {
 		t.Errorf("503 body %s", body)
+	}
+}
+
+// TestAPIMisdirected: a request whose IDs belong to another instance is
+// answered 421 with the owner's base URL from Peers (without one for an
+// unknown owner) and never reaches the Server; the IDs and replyIds of a
+// live call route to this instance, whose own entry in Peers is ignored.
+func TestAPIMisdirected(t *testing.T) {
+	ctx := ctxFor(t, 60*time.Second)
+	r := newRig(t, script{
+		"newCall":       func(map[string]any) string { return `{"action":"ivr"}` },
+		"getIvrCommand": func(map[string]any) string { return `{"phrases":[{"format":"file","fileName":"tone600"}]}` },
+		"callEvent":     func(map[string]any) string { return `{"action":"drop"}` },
+	}.answer, rigOptions{
+		server: func(c *mediaserver.Config) { c.InstanceID = "self1" },
+		api: func(c *APIConfig) {
+			c.Peers = map[string]string{"peer2": "http://127.0.0.1:37199/", "self1": "http://127.0.0.1:9"}
+		},
+	})
+	peerReply := base64.RawURLEncoding.EncodeToString([]byte("peer2-sabc|peer2-cdef|1")) + ".c2ln"
+	unknownReply := base64.RawURLEncoding.EncodeToString([]byte("zz9-sabc|zz9-pdef|0")) + ".c2ln"
+	const peer = "http://127.0.0.1:37199"
+	tests := []struct {
+		path, body, owner string
+	}{
+		{"/splitconnection", `{"connectionId":"peer2-cdef","replyId":"` + peerReply + `"}`, peer},
+		{"/tenant.example.com/splitconnection", `{"connectionId":"self1-cdef","replyId":"` + peerReply + `"}`, peer},
+		{"/connect", `{"replyId":"` + peerReply + `","participantId":"self1-pabc"}`, peer},
+		{"/createconferenceconnection", `{"sessionId":"peer2-sabc"}`, peer},
+		{"/createconferenceconnection", `{"replyId":"` + unknownReply + `"}`, ""},
+		{"/hangupparticipant", `{"participantId":"peer2-pabc","replyId":"bogus"}`, peer},
+		{"/hangupparticipant", `{"participantId":"zz9-pabc","replyId":"bogus"}`, ""},
+		{"/interruptivrcommand", `{"replyId":"` + peerReply + `"}`, peer},
+		{"/interruptivrcommand", `{"replyId":"bogus","connectionId":"peer2-cabc"}`, peer},
+		{"/startrecording", `{"connectionId":"peer2-fabc","filename":"x"}`, peer},
+		{"/stoprecording", `{"connectionId":"peer2-cabc"}`, peer},
+		{"/muteparticipant", `{"participantId":"peer2-pabc","replyId":"` + peerReply + `"}`, peer},
+		{"/tenant.example.com/unmuteparticipant", `{"participantId":"peer2-pabc","replyId":"bogus"}`, peer},
+	}
+	for _, tt := range tests {
+		rep := r.do(http.MethodPost, tt.path, tt.body)
+		_, hasURL := rep.json["apiBaseUrl"]
+		if rep.status != http.StatusMisdirectedRequest || rep.str("error") != "misdirected" || rep.json["success"] != false ||
+			rep.str("apiBaseUrl") != tt.owner || hasURL != (tt.owner != "") || rep.str("message") == "" {
+			t.Errorf("%s %s: %d %s, want 421 misdirected to %q", tt.path, tt.body, rep.status, rep.raw, tt.owner)
+		}
+	}
+	// IDs without an instance prefix, or of this instance, reach the
+	// Server, which does not know them.
+	for _, body := range []string{
+		`{"participantId":"nobody","replyId":"bogus"}`,
+		`{"participantId":"self1-pabc","replyId":"bogus"}`,
+		`{"participantId":"-pabc","replyId":"eHh4.yyyy"}`,
+	} {
+		if rep := r.do(http.MethodPost, "/hangupparticipant", body); rep.status != http.StatusNotFound {
+			t.Errorf("hangupparticipant %s: %d %s, want 404", body, rep.status, rep.raw)
+		}
+	}
+
+	// A live call: its IDs carry this instance, so they are served here.
+	r.must(http.MethodPut, "/promptfile/tone600.wav", toneWAV(600, 20*time.Second))
+	call, err := r.phone("alice", 440).Dial(ctx, r.uri("ivr"), mediaservertest.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ivr := r.app.wait(ctx, "getIvrCommand", 0).fields(t)
+	for _, id := range []string{str(ivr, "sessionId"), str(ivr, "connectionId"), str(ivr, "participantId")} {
+		if got := idInstance(id); got != "self1" {
+			t.Errorf("idInstance(%q) = %q, want self1", id, got)
+		}
+	}
+	if got := replyInstance(str(ivr, "replyId")); got != "self1" {
+		t.Errorf("replyInstance(%q) = %q, want self1", str(ivr, "replyId"), got)
+	}
+	// connect with a participant of another instance is the Server's to
+	// refuse (decision 2), not a misdirected request.
+	rep := r.do(http.MethodPost, "/connect", map[string]string{"replyId": str(ivr, "replyId"), "participantId": "peer2-pabc"})
+	if rep.status == http.StatusMisdirectedRequest || rep.status == http.StatusOK {
+		t.Errorf("connect with a foreign participant: %d %s", rep.status, rep.raw)
+	}
+	r.must(http.MethodPost, "/interruptivrcommand", map[string]string{"replyId": str(ivr, "replyId"), "sessionId": str(ivr, "sessionId")})
+	r.app.wait(ctx, "getIvrCommand", 1)
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.app.wait(ctx, "sessionCompleted", 0)
+	r.app.checkHooks()
+
+	for _, peers := range []map[string]string{
+		{"Bad": "http://127.0.0.1:1"},
+		{"b": "ftp://127.0.0.1:1"},
+		{"b": "http://127.0.0.1:1?x=1"},
+		{"b": ""},
+	} {
+		if _, err := NewAPI(APIConfig{Server: r.srv, Peers: peers}); err == nil || !strings.Contains(err.Error(), "Peers") {
+			t.Errorf("NewAPI with Peers %v: %v", peers, err)
+		}
 	}
 }

@@ -228,6 +228,7 @@ func TestOpenAPIMatchesGoTypes(t *testing.T) {
 		{"AwsTTSParameters", mediaserver.AwsTTSParameters{}, nil},
 		{"SuccessResponse", okResponse{}, nil},
 		{"ErrorResponse", errorResponse{}, nil},
+		{"MisdirectedResponse", misdirectedResponse{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {

@@ -15,6 +15,11 @@
 // (e.g. MEDIASERVER_CALLBACK_URL, MEDIASERVER_API_TOKEN); a flag on the
 // command line wins. Prefer the environment for secrets.
 //
+// Several instances run behind a SIP load balancer such as Kamailio's
+// dispatcher (docs/SCALING.md): each has its own -instance-id, and -peers
+// lists the others' API base URLs, so that a REST call for another
+// instance's object is answered 421 with its owner's URL.
+//
 // SIGINT or SIGTERM drains: /readyz turns 503, new calls get 503, active
 // calls may run for -drain-timeout and are then hung up, the queued
 // sessionCompleted and recordingReady callbacks are delivered, and the

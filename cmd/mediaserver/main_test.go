@@ -60,12 +60,19 @@ func TestOptions(t *testing.T) {
 		{[]string{"-callback-url", "http://x", "-log-format", "xml"}, nil, "-log-format"},
 		{[]string{"-callback-url", "http://x"}, map[string]string{"MEDIASERVER_MAX_SESSIONS": "many"}, "MEDIASERVER_MAX_SESSIONS"},
 		{[]string{"-callback-url", "http://x", "stray"}, nil, "unexpected arguments"},
+		{[]string{"-callback-url", "http://x", "-peers", "a=http://x,b"}, nil, "-peers"},
+		{[]string{"-callback-url", "http://x", "-peers", "a=http://x,a=http://y"}, nil, "listed twice"},
+		{[]string{"-callback-url", "http://x"}, map[string]string{"MEDIASERVER_PEERS": "=http://x"}, "-peers"},
 	}
 	for _, tt := range bad {
 		_, err := parseOptions(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parseOptions(%q, %v): %v, want %q", tt.args, tt.env, err, tt.want)
 		}
+	}
+	o, err = parseOptions([]string{"-callback-url", "http://x", "-peers", " a=http://10.0.0.1:8080, b=http://10.0.0.2:8080/ "}, func(string) string { return "" }, io.Discard)
+	if peers, perr := o.peerMap(); err != nil || perr != nil || len(peers) != 2 || peers["a"] != "http://10.0.0.1:8080" || peers["b"] != "http://10.0.0.2:8080/" {
+		t.Errorf("-peers: %v, %v, %v", peers, err, perr)
 	}
 	for _, ok := range [][]string{
 		{"-callback-url", "http://x", "-api-addr", "0.0.0.0:8080", "-api-token", "t"},
@@ -132,7 +139,8 @@ func testCallsAndDrain(t *testing.T, bin, dir string) {
 	p := startProc(t, bin, []string{"MEDIASERVER_CALLBACK_URL=" + app.srv.URL + "/hooks", "MEDIASERVER_API_TOKEN=tok"},
 		"-sip-addr", "127.0.0.1:0", "-api-addr", "127.0.0.1:0", "-rtp-ports", "47500-47999",
 		"-data-dir", filepath.Join(dir, "data"), "-log-format", "json", "-domain", "tenant.example.com",
-		"-instance-id", "bin1", "-callback-signing-key", keyFile, "-drain-timeout", "2s")
+		"-instance-id", "bin1", "-callback-signing-key", keyFile, "-drain-timeout", "2s",
+		"-peers", "bin1=http://127.0.0.1:9,bin2=http://127.0.0.1:37198")
 	serving := p.waitLog(ctx, t, "serving")
 	sipAddr, apiAddr := serving["sipAddr"].(string), serving["apiAddr"].(string)
 	api := "http://" + apiAddr
@@ -184,6 +192,11 @@ func testCallsAndDrain(t *testing.T, bin, dir string) {
 		}
 	}
 	app.wait(ctx, t, "sessionCompleted", 0)
+	// A REST call for another instance's participant names that instance.
+	if code, resp := rest("POST", "/hangupparticipant", `{"participantId":"bin2-pabc","replyId":"x"}`, true); code != http.StatusMisdirectedRequest ||
+		!strings.Contains(resp, `"apiBaseUrl":"http://127.0.0.1:37198"`) {
+		t.Errorf("misdirected hangupparticipant: %d %s", code, resp)
+	}
 
 	// 2. A call still up at SIGTERM is hung up after -drain-timeout; the
 	// server then delivers its sessionCompleted and exits 0.

@@ -25,6 +25,7 @@ type options struct {
 	apiToken, apiJWTKey          string
 	signingKey, callbackSecret   string
 	domain, instanceID           string
+	peers                        string
 	logLevel, logFormat          string
 	maxSessions                  int
 	drainTimeout                 time.Duration
@@ -57,6 +58,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.callbackSecret, "callback-secret", "", "shared secret that signs callbacks (HS256) when no signing key is given")
 	fs.StringVar(&o.domain, "domain", "", "tenant domain: the default domain of the REST API, sent with every callback")
 	fs.StringVar(&o.instanceID, "instance-id", "", "instance ID prefixing every ID (1-16 lowercase letters and digits; default random)")
+	fs.StringVar(&o.peers, "peers", "", "the other instances behind the same SIP load balancer, ID=API-BASE-URL,...: a REST call for their objects gets 421 with their URL (this instance's own entry is ignored)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&o.maxSessions, "max-sessions", 0, "maximum concurrent sessions; beyond it INVITEs get 503 (0: unlimited)")
@@ -99,8 +101,31 @@ func (o options) check() error {
 	if o.drainTimeout < 0 {
 		return fmt.Errorf("-drain-timeout %v: must not be negative", o.drainTimeout)
 	}
+	if _, err := o.peerMap(); err != nil {
+		return err
+	}
 	_, _, err := o.ports()
 	return err
+}
+
+// peerMap parses -peers "a=http://10.0.0.1:8080,b=http://10.0.0.2:8080"
+// into instance ID → API base URL; the URLs are checked by the API.
+func (o options) peerMap() (map[string]string, error) {
+	if strings.TrimSpace(o.peers) == "" {
+		return nil, nil
+	}
+	m := make(map[string]string)
+	for item := range strings.SplitSeq(o.peers, ",") {
+		id, u, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || id == "" || u == "" {
+			return nil, fmt.Errorf("-peers %q: want ID=URL,ID=URL, e.g. a=http://10.0.0.1:8080,b=http://10.0.0.2:8080", o.peers)
+		}
+		if _, dup := m[id]; dup {
+			return nil, fmt.Errorf("-peers: instance %q listed twice", id)
+		}
+		m[id] = u
+	}
+	return m, nil
 }
 
 // loopback reports whether the host of addr is a loopback address or

@@ -81,7 +81,11 @@ func build(o options, log *slog.Logger) (*server, error) {
 		}
 		hcfg.SigningKey = k
 	}
-	acfg := callback.APIConfig{Token: o.apiToken, Domain: o.domain, Logger: log}
+	peers, err := o.peerMap()
+	if err != nil {
+		return nil, err
+	}
+	acfg := callback.APIConfig{Token: o.apiToken, Domain: o.domain, Peers: peers, Logger: log}
 	if o.apiJWTKey != "" {
 		k, err := loadPublicKey(o.apiJWTKey)
 		if err != nil {
