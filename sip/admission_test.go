@@ -34,7 +34,7 @@ func TestAllowedSourcesDropSilently(t *testing.T) {
 	start, h := rawRequest(udp, "OPTIONS", "sip:bob@"+udp.agentHost())
 	udp.send(start, h, "")
 	udp.sendRaw("GARBAGE / SIP/2.0\r\nVia: SIP/2.0/UDP " + udp.host + "\r\n\r\n") // no stateless 400 either
-	start, h = rawRequest(udp, "ACK", "sip:bob@"+udp.agentHost()) // no To tag: no response of ours to acknowledge
+	start, h = rawRequest(udp, "ACK", "sip:bob@"+udp.agentHost())                 // no To tag: no response of ours to acknowledge
 	udp.send(start, h, "")
 	tcp.newDialog().invite(sdpOffer(30000, "0"))
 	bye := tcp.newDialog()
