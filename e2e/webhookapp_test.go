@@ -113,16 +113,26 @@ func (tp *tap) Names() []string {
 // wait waits for a callback called name (full name or prefix before ":").
 func (tp *tap) wait(ctx context.Context, t *testing.T, name string) {
 	t.Helper()
+	tp.waitN(ctx, t, name, 0)
+}
+
+// waitN waits for the n-th (0-based) callback called name.
+func (tp *tap) waitN(ctx context.Context, t *testing.T, name string, n int) {
+	t.Helper()
 	for {
-		for _, n := range tp.Names() {
-			if n == name || strings.HasPrefix(n, name+":") {
-				return
+		seen := 0
+		for _, got := range tp.Names() {
+			if got == name || strings.HasPrefix(got, name+":") {
+				if seen == n {
+					return
+				}
+				seen++
 			}
 		}
 		select {
 		case <-tp.notify:
 		case <-ctx.Done():
-			t.Fatalf("no %s callback; callbacks %v", name, tp.Names())
+			t.Fatalf("no %s callback #%d; callbacks %v", name, n+1, tp.Names())
 		}
 	}
 }
