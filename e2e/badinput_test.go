@@ -218,8 +218,8 @@ func badREST(ctx context.Context, t *testing.T, ms *mediaserverProc, dir string)
 	r := rest{t: t, api: ms.api, client: theSpec(t).client(t)}
 	tests := []struct {
 		name, method, path, token, body string
-		status                           int
-		code                             string // error code, or the 401 message
+		status                          int
+		code                            string // error code, or the 401 message
 	}{
 		{"no token", "POST", "/placeivrcall", "", `{"destAddr":"sip:x@127.0.0.1:9"}`, 401, "Unauthorized"},
 		{"wrong token", "POST", "/createconferenceconnection", "nope", `{}`, 401, "Unauthorized"},
