@@ -73,6 +73,8 @@ func (u *unruly) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer = `{"action":"ivr"}`
 	case name == "getIvrCommand":
 		status, answer = http.StatusInternalServerError, `{"error":"no command"}`
+	case name == "callAnswered" && user == "normal":
+		status, answer = http.StatusServiceUnavailable, `informational: ignored`
 	case name == "callEvent" && user == "ivrfail":
 		answer = `{"action":`
 	case name == "callEvent":
@@ -92,12 +94,13 @@ func (u *unruly) Names() []string {
 // TestBadInput sends the running binary what it must refuse, on both of its
 // sides: a webhook application that answers 500, times out, answers garbage
 // or an unknown action (each call gets the fallback of API.md §6, logged
-// with its session), and REST requests with bad JSON, missing and
+// with its session) or 503 to an informational callback (ignored), and REST requests with bad JSON, missing and
 // wrong-typed fields, unknown IDs, no or a wrong token, an upload over the
 // size limit and hostile file names (each gets its documented status and
 // error envelope, validated against the OpenAPI document). Nothing crashes,
 // nothing is written outside the data directory, and a normal call succeeds
-// afterwards; the binary drains and exits 0. (Stale replyIds, 409, are
+// afterwards; the binary drains and exits 0. A binary whose webhook
+// application is not there rejects calls and keeps serving. (Stale replyIds, 409, are
 // checked over HTTP by TestFlows/attended-transfer.)
 func TestBadInput(t *testing.T) {
 	binary(t, "mediaserver")
@@ -134,6 +137,20 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("the binary exited during the test: %v", ms.err)
 	}
 	ms.shutdown(t)
+
+	// A webhook application that is not there at all: calls are rejected,
+	// the binary keeps serving and exits 0.
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	ms2 := startMediaserver(t, t.TempDir(), gone.URL, "-callback-timeout", "1s")
+	for range 2 {
+		_, err := alice.Dial(ctx, "sip:pbx@"+ms2.sipAddr, mediaservertest.DialOptions{})
+		var se *mediaservertest.StatusError
+		if !errors.As(err, &se) || se.Code != 480 {
+			t.Errorf("a call with no webhook application: %v, want 480", err)
+		}
+	}
+	ms2.shutdown(t)
 	t.Logf("callbacks: %v", app.Names())
 }
 
