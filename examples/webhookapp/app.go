@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/mediaserver-go/mediaserver"
@@ -66,8 +67,13 @@ func say(names ...string) []mediaserver.Phrase {
 
 // ServeHTTP routes the callbacks: POST /newCall, /getIvrCommand,
 // /callEvent, /callNotify, /callAnswered, /sessionCompleted and
-// /recordingReady.
+// /recordingReady, under any path prefix (the server's -callback-url may
+// end in a path such as /ms): only the last segment counts.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if i := strings.LastIndexByte(r.URL.Path, '/'); i > 0 {
+		r = r.Clone(r.Context())
+		r.URL.Path, r.URL.RawPath = r.URL.Path[i:], ""
+	}
 	a.once.Do(func() {
 		a.calls = make(map[string]*state)
 		a.mux = http.NewServeMux()

@@ -36,7 +36,7 @@ func post(t *testing.T, h http.Handler, path, body, secret string) (int, map[str
 	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	if secret != "" {
 		tok, err := callback.SignHS256(callback.Claims{Issuer: "mediaserver", IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute),
-			Path: path, BodySHA256: callback.BodyHash([]byte(body))}, []byte(secret))
+			Path: path[strings.LastIndexByte(path, '/'):], BodySHA256: callback.BodyHash([]byte(body))}, []byte(secret))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestMenu(t *testing.T) {
 	if code, _ := post(t, app, "/newCall", `{"sessionId":`, secret); code != http.StatusBadRequest {
 		t.Errorf("truncated newCall: %d, want 400", code)
 	}
-	if code, ans := post(t, app, "/newCall", `{"sessionId":"s1","callingParty":"sip:alice@x"}`, secret); code != 200 || ans["action"] != mediaserver.ActionIvr {
+	if code, ans := post(t, app, "/ms/newCall", `{"sessionId":"s1","callingParty":"sip:alice@x"}`, secret); code != 200 || ans["action"] != mediaserver.ActionIvr {
 		t.Fatalf("newCall: %d %v", code, ans)
 	}
 	_, ans := post(t, app, "/getIvrCommand", `{"sessionId":"s1","reason":"connected"}`, secret)
