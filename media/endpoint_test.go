@@ -314,3 +314,53 @@ func TestFlood(t *testing.T) {
 		t.Fatalf("flood of 2000 packets in 1 s: %d accepted, %d dropped", st.PacketsIn, st.Flooded)
 	}
 }
+
+// TestInterleavedEventSource: a phone that sends its RFC 4733 events with
+// another SSRC than its audio, interleaved (SIPp does): every packet of
+// the event leaves with the event's start timestamp, the audio keeps its
+// timeline, and sequence numbers only grow (decision 10).
+func TestInterleavedEventSource(t *testing.T) {
+	rig := newRig(t, true)
+	pa, pb := newPeer(t), newPeer(t)
+	a := rig.endpoint(t, EndpointConfig{})
+	b := rig.endpoint(t, EndpointConfig{})
+	a.SetRemote(remoteFor(pa, CodecPCMU, 101))
+	b.SetRemote(remoteFor(pb, CodecPCMU, 101))
+	Bridge(a, b)
+	audio := make([]byte, 160)
+	var evTS []uint32
+	var audioTS []uint32
+	var lastSeq uint16
+	for i := range 10 {
+		pa.send(a.LocalAddr(), RTPHeader{PayloadType: 0, SequenceNumber: uint16(100 + i), Timestamp: uint32(1000 + 160*i), SSRC: 0xCA110000}, audio)
+		h, _ := pb.recv()
+		audioTS = append(audioTS, h.Timestamp)
+		if i > 0 && h.SequenceNumber != lastSeq+1 {
+			t.Fatalf("sequence %d after %d", h.SequenceNumber, lastSeq)
+		}
+		lastSeq = h.SequenceNumber
+		ev := DTMFEvent{Event: 5, Volume: 10, Duration: uint16(160 * (i + 1)), End: i == 9}
+		payload := make([]byte, 4)
+		ev.MarshalTo(payload)
+		pa.send(a.LocalAddr(), RTPHeader{PayloadType: 101, Marker: i == 0, SequenceNumber: uint16(5000 + i), Timestamp: 777777, SSRC: 0x1234}, payload)
+		h, _ = pb.recv()
+		evTS = append(evTS, h.Timestamp)
+		if h.SequenceNumber != lastSeq+1 {
+			t.Fatalf("event sequence %d after %d", h.SequenceNumber, lastSeq)
+		}
+		lastSeq = h.SequenceNumber
+		if i > 0 && h.Marker {
+			t.Errorf("event packet %d has the marker bit", i)
+		}
+	}
+	for i, ts := range evTS {
+		if ts != evTS[0] {
+			t.Fatalf("event packet %d has timestamp %d, the event started at %d", i, ts, evTS[0])
+		}
+	}
+	for i := 1; i < len(audioTS); i++ {
+		if audioTS[i]-audioTS[i-1] != 160 {
+			t.Fatalf("audio timeline broken: %v", audioTS)
+		}
+	}
+}

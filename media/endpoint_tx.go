@@ -23,7 +23,22 @@ type outStream struct {
 	dTS     uint32
 	packets uint32
 	octets  uint32
+	// recent remembers the timestamp offsets of the last few sources, so
+	// that sources that interleave (a phone sending RFC 4733 events with
+	// another SSRC than its audio, as SIPp does) keep their own timeline:
+	// every packet of one event keeps the event's start timestamp
+	// (decision 10, RFC 4733 §2.5.1.2).
+	recent [4]recentSource
 }
+
+type recentSource struct {
+	key  uint64
+	dTS  uint32
+	last int64
+}
+
+// recentWindow is how long a source's offsets are remembered.
+const recentWindow = int64(2 * time.Second)
 
 func (o *outStream) init() {
 	o.ssrc = rand.Uint32()
@@ -34,11 +49,18 @@ func (o *outStream) stamp(key uint64, seq uint16, ts uint32, now int64, payloadL
 	o.mu.Lock()
 	switched := !o.started || key != o.key
 	if switched {
-		if !o.started {
+		switch r := o.recall(key, now); {
+		case !o.started:
 			o.started = true
 			o.dSeq = uint16(rand.Uint32()) - seq
 			o.dTS = rand.Uint32() - ts
-		} else {
+		case r != nil:
+			// A source seen a moment ago: its timeline continues; only
+			// the sequence numbers are made to follow on.
+			o.dSeq = o.seq + 1 - seq
+			o.dTS = r.dTS
+			switched = false
+		default:
 			elapsed := max(now-o.last, 0)
 			adv := uint32(elapsed * SampleRate / int64(time.Second))
 			o.dSeq = o.seq + 1 - seq
@@ -46,6 +68,7 @@ func (o *outStream) stamp(key uint64, seq uint16, ts uint32, now int64, payloadL
 		}
 		o.key = key
 	}
+	o.remember(key, now)
 	outSeq, outTS := seq+o.dSeq, ts+o.dTS
 	if switched || int16(outSeq-o.seq) > 0 {
 		o.seq = outSeq
@@ -58,6 +81,32 @@ func (o *outStream) stamp(key uint64, seq uint16, ts uint32, now int64, payloadL
 	o.octets += uint32(payloadLen)
 	o.mu.Unlock()
 	return outSeq, outTS, switched
+}
+
+// recall returns the remembered offsets of a recent source.
+func (o *outStream) recall(key uint64, now int64) *recentSource {
+	for i := range o.recent {
+		if r := &o.recent[i]; r.key == key && r.last != 0 && now-r.last < recentWindow {
+			return r
+		}
+	}
+	return nil
+}
+
+// remember records the current source's offsets, replacing the oldest.
+func (o *outStream) remember(key uint64, now int64) {
+	oldest := 0
+	for i := range o.recent {
+		r := &o.recent[i]
+		if r.key == key {
+			r.dTS, r.last = o.dTS, now
+			return
+		}
+		if r.last < o.recent[oldest].last {
+			oldest = i
+		}
+	}
+	o.recent[oldest] = recentSource{key: key, dTS: o.dTS, last: now}
 }
 
 // senderInfo returns what an RTCP SR needs: the RTP timestamp that
