@@ -3,6 +3,7 @@ package mediaserver
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,6 +98,27 @@ type Config struct {
 	Polly ivr.Synthesizer
 	// DisablePolly keeps the default Polly engine off.
 	DisablePolly bool
+	// Security and admission (decisions 20, 21), passed to package sip.
+	//
+	// AllowedSources, when not empty, is the only source networks whose
+	// out-of-dialog requests are served; others are dropped silently.
+	AllowedSources []netip.Prefix
+	// TrustedProxies (e.g. a Kamailio in front) are always allowed and
+	// exempt from the rate limit and from InboundAuth.
+	TrustedProxies []netip.Prefix
+	// InviteRateLimit limits new INVITEs per source address (503 with
+	// Retry-After beyond it). The zero value is off.
+	InviteRateLimit sip.RateLimit
+	// InboundAuth, when not nil, requires digest authentication of
+	// inbound INVITEs.
+	InboundAuth *sip.InboundAuth
+	// RetryAfter is the Retry-After of every 503. Default 5 s.
+	RetryAfter time.Duration
+	// TLS enables SIP over TLS on TLSAddr (and sips: targets).
+	TLS     *tls.Config
+	TLSAddr string
+	// SRTP enables SDES-SRTP for calls over TLS (keys only over TLS).
+	SRTP sip.SRTPMode
 	// Observer receives the server's events for metrics (package metrics).
 	Observer Observer
 	// TraceRetention keeps the traces (Session.Trace) of completed
@@ -170,6 +192,8 @@ func (c Config) withDefaults() (Config, error) {
 		_, _ = rand.Read(c.ReplySecret)
 	}
 	c.Trunks = append([]sip.Trunk(nil), c.Trunks...)
+	c.AllowedSources = append([]netip.Prefix(nil), c.AllowedSources...)
+	c.TrustedProxies = append([]netip.Prefix(nil), c.TrustedProxies...)
 	c.ReplySecret = append([]byte(nil), c.ReplySecret...)
 	return c, errors.Join(errs...)
 }
@@ -284,6 +308,14 @@ func New(cfg Config) (*Server, error) {
 		NoAnswerTimeout: cfg.NoAnswerTimeout,
 		OnInvite:        s.onInvite,
 		Draining:        s.draining.Load,
+		AllowedSources:  cfg.AllowedSources,
+		TrustedProxies:  cfg.TrustedProxies,
+		InviteRateLimit: cfg.InviteRateLimit,
+		InboundAuth:     cfg.InboundAuth,
+		RetryAfter:      cfg.RetryAfter,
+		TLS:             cfg.TLS,
+		TLSAddr:         cfg.TLSAddr,
+		SRTP:            cfg.SRTP,
 	})
 	if err != nil {
 		s.cancelBase()
@@ -334,6 +366,9 @@ func (s *Server) Ready() <-chan struct{} { return s.agent.Ready() }
 
 // Draining reports whether Shutdown or Close began: new calls get 503.
 func (s *Server) Draining() bool { return s.draining.Load() }
+
+// SIPTLSAddr returns the bound SIP TLS address, if TLS is configured.
+func (s *Server) SIPTLSAddr() netip.AddrPort { return s.agent.TLSAddr() }
 
 // SIPAddr returns the bound SIP UDP address (valid after Ready).
 func (s *Server) SIPAddr() netip.AddrPort { return s.agent.UDPAddr() }

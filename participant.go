@@ -220,7 +220,11 @@ func (p *Participant) applyMedia(m sip.Media) {
 	if p.ep == nil {
 		return
 	}
-	p.ep.SetRemote(remoteOf(m))
+	if err := p.ep.SetRemote(remoteOf(m)); err != nil {
+		// Unusable SRTP keys: never fall back to plain RTP.
+		p.log.Warn("media: cannot apply the negotiated keys; hanging up", logErr, err)
+		p.post(func(ss *Session) { ss.hangup(p, ReasonHangup, 488) })
+	}
 }
 
 func remoteOf(m sip.Media) media.Remote {
@@ -231,6 +235,9 @@ func remoteOf(m sip.Media) media.Remote {
 		Codec:          media.CodecForPayloadType(m.Codec.PayloadType),
 		TelephoneEvent: m.TelephoneEvent,
 		Send:           m.CanSend(),
+	}
+	if k := m.SRTP; k != nil {
+		r.SRTP = &media.SRTP{Tag80: k.Suite != sip.SRTPSuite32, Local: k.Local, Remote: k.Remote}
 	}
 	valid := m.RTP.IsValid() && m.RTP.Port() != 0 && !m.RTP.Addr().IsUnspecified()
 	// Only a sendrecv leg "should send" for the media timeout (decision

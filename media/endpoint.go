@@ -26,6 +26,9 @@ type Remote struct {
 	// Receive is true when the remote should be sending to us; only then
 	// does silence count toward the media timeout.
 	Receive bool
+	// SRTP, when not nil, protects the leg with these SDES keys
+	// (decision 21); nil is plain RTP.
+	SRTP *SRTP
 }
 
 // EventKind identifies a media event.
@@ -159,6 +162,7 @@ type remoteState struct {
 	Remote
 	gen      uint64
 	since    int64                          // unix nanos when negotiated
+	crypto   *srtpState                     // nil: plain RTP
 	sendRTP  atomic.Pointer[netip.AddrPort] // where we send RTP (latched or SDP)
 	sendRTCP atomic.Pointer[netip.AddrPort] // where we send RTCP
 }
@@ -208,13 +212,26 @@ func (e *Endpoint) LocalAddr() netip.AddrPort {
 }
 
 // SetRemote applies a new offer/answer result. It restarts source latching
-// (decision 4) and the media-timeout window.
-func (e *Endpoint) SetRemote(r Remote) {
+// (decision 4) and the media-timeout window. It fails only for unusable
+// SRTP keys; the endpoint then keeps its previous remote.
+func (e *Endpoint) SetRemote(r Remote) error {
 	now := time.Now().UnixNano()
 	prev := e.remote.Load()
 	st := &remoteState{Remote: r, since: now}
 	if prev != nil {
 		st.gen = prev.gen + 1
+	}
+	if r.SRTP != nil {
+		var prevCrypto *srtpState
+		var prevKeys *SRTP
+		if prev != nil {
+			prevCrypto, prevKeys = prev.crypto, prev.SRTP
+		}
+		c, err := newSRTPState(r.SRTP, prevCrypto, prevKeys)
+		if err != nil {
+			return err
+		}
+		st.crypto = c
 	}
 	rtpAddr := r.RTP
 	st.sendRTP.Store(&rtpAddr)
@@ -229,6 +246,7 @@ func (e *Endpoint) SetRemote(r Remote) {
 	e.remote.Store(st)
 	e.lastRecv.Store(now)
 	e.timedOut.Store(false)
+	return nil
 }
 
 // Remote returns the current negotiated remote and whether one is set.
@@ -300,7 +318,20 @@ func (e *Endpoint) readLoop(c *net.UDPConn, isRTCP bool) {
 		}
 		now := time.Now()
 		pkt := buf[:n]
-		if isRTCP || IsRTCP(pkt) {
+		rtcp := isRTCP || IsRTCP(pkt)
+		if st := e.remote.Load(); st != nil && st.crypto != nil {
+			var err error
+			if rtcp {
+				pkt, err = st.crypto.unprotectRTCP(pkt)
+			} else {
+				pkt, err = st.crypto.unprotect(pkt)
+			}
+			if err != nil {
+				e.stats.malformed.Add(1) // forged, replayed or plain
+				continue
+			}
+		}
+		if rtcp {
 			e.receiveRTCP(pkt, src, now, isRTCP)
 			continue
 		}

@@ -184,5 +184,12 @@ func (e *Endpoint) sendRTCP(st *remoteState, now int64) {
 	if st.RTCPMux {
 		conn = e.rtp
 	}
-	_, _ = conn.WriteToUDPAddrPort(buf[:n], *dst)
+	out := buf[:n]
+	if st.crypto != nil {
+		var err error
+		if out, err = st.crypto.protectRTCP(out); err != nil {
+			return
+		}
+	}
+	_, _ = conn.WriteToUDPAddrPort(out, *dst)
 }

@@ -180,6 +180,12 @@ func (e *Endpoint) sendRewritten(pkt, payload []byte, h RTPHeader, st *remoteSta
 }
 
 func (e *Endpoint) write(out []byte, st *remoteState) {
+	if st.crypto != nil {
+		var err error
+		if out, err = st.crypto.protect(out); err != nil {
+			return
+		}
+	}
 	dst := st.sendRTP.Load()
 	if _, err := e.rtp.WriteToUDPAddrPort(out, *dst); err != nil {
 		return
