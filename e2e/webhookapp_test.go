@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -44,15 +45,16 @@ func startWebhookApp(t *testing.T, dir, sales, support string) (*proc, string) {
 // against the OpenAPI document (and the signature), and passes it on
 // unchanged.
 type tap struct {
-	srv    *httptest.Server
-	mu     sync.Mutex // guards names
-	names  []string
-	notify chan struct{}
+	srv       *httptest.Server
+	mu        sync.Mutex // guards names, bySession
+	names     []string
+	bySession map[string][]string
+	notify    chan struct{}
 }
 
 func newTap(t *testing.T, target string, apiBase *atomic.Value) *tap {
 	t.Helper()
-	tp := &tap{notify: make(chan struct{}, 1)}
+	tp := &tap{notify: make(chan struct{}, 1), bySession: map[string][]string{}}
 	in := &inspector{t: t, spec: theSpec(t), apiBase: func() string { s, _ := apiBase.Load().(string); return s }}
 	tp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -90,13 +92,14 @@ func newTap(t *testing.T, target string, apiBase *atomic.Value) *tap {
 }
 
 func (tp *tap) add(name string, body []byte) {
+	var m struct{ Event, SessionID string }
+	_ = json.Unmarshal(body, &m)
 	if name == "callEvent" || name == "callNotify" {
-		var m struct{ Event string }
-		_ = json.Unmarshal(body, &m)
 		name += ":" + m.Event
 	}
 	tp.mu.Lock()
 	tp.names = append(tp.names, name)
+	tp.bySession[m.SessionID] = append(tp.bySession[m.SessionID], name)
 	tp.mu.Unlock()
 	select {
 	case tp.notify <- struct{}{}:
@@ -108,6 +111,17 @@ func (tp *tap) Names() []string {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	return slices.Clone(tp.names)
+}
+
+// Sessions returns the callbacks' names per session.
+func (tp *tap) Sessions() map[string][]string {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	out := make(map[string][]string, len(tp.bySession))
+	for k, v := range tp.bySession {
+		out[k] = slices.Clone(v)
+	}
+	return out
 }
 
 // wait waits for a callback called name (full name or prefix before ":").
@@ -189,6 +203,7 @@ func TestWebhookApp(t *testing.T) {
 		waitSpeech(ctx, t, "alice", call)
 	} else {
 		t.Log("espeak-ng is not installed: the greeting is silent, not checked")
+		st.tap.wait(ctx, t, "getIvrCommand")
 	}
 	if err := call.SendDigits(ctx, "2", mediaservertest.DTMFRFC4733); err != nil {
 		t.Fatal(err)
@@ -213,4 +228,98 @@ func TestWebhookApp(t *testing.T) {
 	if code := st.app.stop(10 * time.Second); code != 0 {
 		t.Errorf("webhookapp exited %d after SIGTERM", code)
 	}
+}
+
+// TestWebhookAppConcurrent: several callers go through the webhook
+// auto-attendant at once (the binary posts their callbacks concurrently,
+// one session's in order): each hears the greeting, presses 2 and talks to
+// support, and each session's callbacks are the table's auto-attendant
+// flow.
+func TestWebhookAppConcurrent(t *testing.T) {
+	const callers = 6
+	binary(t, "webhookapp")
+	if !espeak() {
+		t.Skip("espeak-ng is not installed: the callers wait for the spoken greeting")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*flows.Timeout)
+	defer cancel()
+	support := mediaservertest.NewPhone(t, mediaservertest.PhoneConfig{User: "support", ToneHz: flows.HzB})
+	st := startWebhookStack(t, dir, "sip:sales@127.0.0.1:9", support.URI())
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*callers) // at most one per goroutine
+	release := make(chan struct{})      // callers hang up once support heard them all
+	for i := range callers {
+		p := mediaservertest.NewPhone(t, mediaservertest.PhoneConfig{User: fmt.Sprintf("caller%d", i), ToneHz: flows.HzA})
+		wg.Go(func() { errs <- concurrentCaller(ctx, st.ms.sipAddr, p, release) })
+	}
+	var heard sync.WaitGroup
+	for range callers {
+		in, err := support.Incoming(ctx)
+		if err != nil {
+			close(release)
+			wg.Wait()
+			t.Fatalf("support: %v; callbacks %v", err, st.tap.Names())
+		}
+		heard.Go(func() {
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := in.WaitHeard(wctx, flows.HzA, 0.5); err != nil {
+				errs <- fmt.Errorf("support does not hear %s: %w", in, err)
+			}
+		})
+	}
+	heard.Wait()
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	st.tap.waitN(ctx, t, "sessionCompleted", callers-1)
+	want := flowWant(t, "autoattendant")
+	sessions := st.tap.Sessions()
+	if len(sessions) != callers {
+		t.Errorf("%d sessions, want %d", len(sessions), callers)
+	}
+	for id, got := range sessions {
+		if !slices.Equal(got, want) {
+			t.Errorf("session %s: callbacks\n got  %v\n want %v", id, got, want)
+		}
+	}
+	st.ms.shutdown(t)
+}
+
+// concurrentCaller calls the attendant, waits for the greeting, presses 2,
+// waits to hear support, and hangs up once release is closed.
+func concurrentCaller(ctx context.Context, sipAddr string, p *mediaservertest.Phone, release <-chan struct{}) error {
+	call, err := p.Dial(ctx, "sip:attendant@"+sipAddr, mediaservertest.DialOptions{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		<-release
+		_ = call.Hangup(ctx)
+	}()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		if a := call.Heard().Last(time.Second); a.Duration() >= 800*time.Millisecond && a.Level() > -35 {
+			break
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("%s hears no greeting", p)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := call.SendDigits(ctx, "2", mediaservertest.DTMFRFC4733); err != nil {
+		return err
+	}
+	if err := call.WaitHeard(wctx, flows.HzB, 0.5); err != nil {
+		return fmt.Errorf("%s does not hear support: %w", p, err)
+	}
+	return nil
 }
