@@ -5,6 +5,7 @@ import (
 
 	"github.com/mediaserver-go/mediaserver/ivr"
 	"github.com/mediaserver-go/mediaserver/media"
+	"github.com/mediaserver-go/mediaserver/sip"
 )
 
 // Observer receives what the server does, for metrics: package metrics
@@ -89,6 +90,8 @@ type Stats struct {
 	Clock media.ClockStats
 	// Prompts are the prompt and TTS cache counters.
 	Prompts ivr.LibraryStats
+	// SIP counts requests refused by admission and validation.
+	SIP sip.Stats
 }
 
 // Stats returns a snapshot of the server's state and counters.
@@ -98,6 +101,7 @@ func (s *Server) Stats() Stats {
 		Media:    s.clock.Totals(),
 		Clock:    s.clock.Stats(),
 		Prompts:  s.library.Stats(),
+		SIP:      s.agent.Stats(),
 	}
 	s.mu.Lock()
 	st.Sessions = len(s.sessions)

@@ -22,6 +22,8 @@ type statsDescs struct {
 	ticks, skipped, maxLag, lastLag, maxWork *prometheus.Desc
 
 	cacheHits, cacheMisses, promptFailures *prometheus.Desc
+
+	sipRefused, flooded *prometheus.Desc
 }
 
 func newStatsDescs(namespace string, constLabels prometheus.Labels) *statsDescs {
@@ -54,6 +56,9 @@ func newStatsDescs(namespace string, constLabels prometheus.Labels) *statsDescs 
 		cacheHits:      desc("prompt_cache_hits_total", "Phrases served from the decoded prompt cache, by source: file or tts.", "source"),
 		cacheMisses:    desc("prompt_cache_misses_total", "Phrases read and decoded, or synthesized, by source: file or tts.", "source"),
 		promptFailures: desc("prompt_load_failures_total", "Phrases that could not be loaded."),
+
+		sipRefused: desc("sip_refused_requests_total", "SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited, draining, challenged (401), auth_failed (403), invalid (RFC 3261 §8.2), tls_handshake_failed.", "reason"),
+		flooded:    desc("rtp_flooded_packets_total", "RTP packets dropped because a leg sent faster than any phone does."),
 	}
 }
 
@@ -75,6 +80,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 		d.packetsIn, d.packetsOut, d.bytesIn, d.bytesOut, d.dropped, d.lost, d.late, d.digits, d.maxJitter,
 		d.ticks, d.skipped, d.maxLag, d.lastLag, d.maxWork,
 		d.cacheHits, d.cacheMisses, d.promptFailures,
+		d.sipRefused, d.flooded,
 	} {
 		ch <- desc
 	}
@@ -131,6 +137,19 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.cacheMisses, p.FileMisses, "file")
 	counter(d.cacheMisses, p.TTSMisses, "tts")
 	counter(d.promptFailures, p.Failures)
+
+	sp := st.SIP
+	for _, r := range []struct {
+		reason string
+		v      uint64
+	}{
+		{"not_allowed", sp.NotAllowed}, {"rate_limited", sp.RateLimited}, {"draining", sp.Draining},
+		{"challenged", sp.Challenged}, {"auth_failed", sp.AuthFailed}, {"invalid", sp.Invalid},
+		{"tls_handshake_failed", sp.TLSHandshakeFailed},
+	} {
+		counter(d.sipRefused, r.v, r.reason)
+	}
+	counter(d.flooded, mt.Flooded)
 }
 
 // monotonicLost returns the largest of v and every loss exported before,

@@ -12,6 +12,7 @@ import (
 	"github.com/mediaserver-go/mediaserver"
 	"github.com/mediaserver-go/mediaserver/ivr"
 	"github.com/mediaserver-go/mediaserver/media"
+	"github.com/mediaserver-go/mediaserver/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -352,12 +353,13 @@ func fakeStats() mediaserver.Stats {
 		Media: media.Totals{
 			PacketsIn: 1000, PacketsOut: 2000, BytesIn: 172000, BytesOut: 344000,
 			Malformed: 7, Foreign: 8, UnknownPayload: 9, Digits: 4, Lost: 11, Late: 12,
-			Endpoints: 6, MaxJitter: 160,
+			Endpoints: 6, MaxJitter: 160, Flooded: 13,
 		},
 		Clock: media.ClockStats{
 			Ticks: 5000, Skipped: 2, MaxLag: 15 * time.Millisecond, LastLag: 250 * time.Microsecond, MaxWork: 3 * time.Millisecond,
 		},
 		Prompts: ivr.LibraryStats{FileHits: 20, FileMisses: 3, TTSHits: 4, TTSMisses: 1, Failures: 2},
+		SIP:     sip.Stats{NotAllowed: 1, RateLimited: 2, Draining: 3, Challenged: 4, AuthFailed: 5, Invalid: 6, TLSHandshakeFailed: 7},
 	}
 }
 
@@ -447,6 +449,18 @@ mediaserver_rtp_sent_packets_total 2000
 # HELP mediaserver_sessions_active Sessions active now.
 # TYPE mediaserver_sessions_active gauge
 mediaserver_sessions_active 3
+# HELP mediaserver_rtp_flooded_packets_total RTP packets dropped because a leg sent faster than any phone does.
+# TYPE mediaserver_rtp_flooded_packets_total counter
+mediaserver_rtp_flooded_packets_total 13
+# HELP mediaserver_sip_refused_requests_total SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited, draining, challenged (401), auth_failed (403), invalid (RFC 3261 §8.2), tls_handshake_failed.
+# TYPE mediaserver_sip_refused_requests_total counter
+mediaserver_sip_refused_requests_total{reason="auth_failed"} 5
+mediaserver_sip_refused_requests_total{reason="challenged"} 4
+mediaserver_sip_refused_requests_total{reason="draining"} 3
+mediaserver_sip_refused_requests_total{reason="invalid"} 6
+mediaserver_sip_refused_requests_total{reason="not_allowed"} 1
+mediaserver_sip_refused_requests_total{reason="rate_limited"} 2
+mediaserver_sip_refused_requests_total{reason="tls_handshake_failed"} 7
 `
 	names := []string{
 		"mediaserver_conferences_active", "mediaserver_draining", "mediaserver_dtmf_digits_total",
@@ -459,14 +473,16 @@ mediaserver_sessions_active 3
 		"mediaserver_rtp_lost_packets_total", "mediaserver_rtp_max_jitter_seconds",
 		"mediaserver_rtp_received_bytes_total", "mediaserver_rtp_received_packets_total",
 		"mediaserver_rtp_sent_bytes_total", "mediaserver_rtp_sent_packets_total",
-		"mediaserver_sessions_active",
+		"mediaserver_sessions_active", "mediaserver_rtp_flooded_packets_total", "mediaserver_sip_refused_requests_total",
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
 	// The collector describes exactly what it collects.
-	if n := testutil.CollectAndCount(m.attached); n != len(names)+4 {
-		t.Errorf("collector sends %d series, want %d", n, len(names)+4)
+	// Labelled metrics send more than one series: dropped 3, cache hits
+	// and misses 2 each, SIP refusals 7.
+	if n := testutil.CollectAndCount(m.attached); n != len(names)+2+1+1+6 {
+		t.Errorf("collector sends %d series, want %d", n, len(names)+10)
 	}
 	// One Stats call per scrape, whatever the number of metrics.
 	mu.Lock()
