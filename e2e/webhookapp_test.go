@@ -187,6 +187,7 @@ func startWebhookStack(t *testing.T, dir, sales, support string) *webhookStack {
 // must be the auto-attendant flow's of the shared table, each exchange
 // valid against the OpenAPI document; both programs exit 0 on SIGTERM.
 func TestWebhookApp(t *testing.T) {
+	binary(t, "webhookapp")
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), flows.Timeout)
 	defer cancel()
