@@ -28,15 +28,23 @@ func startWebhookApp(t *testing.T, dir, sales, support string) (*proc, string) {
 	p := startProc(t, "webhookapp", dir, binary(t, "webhookapp"),
 		"-listen", "127.0.0.1:0", "-secret", testSecret, "-sales", sales, "-support", support)
 	re := regexp.MustCompile(`listening url=(http://\S+)`)
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		if m := re.FindStringSubmatch(p.output()); m != nil {
 			return p, m[1]
 		}
-		if p.exited() || time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-p.done:
+		case <-deadline.C:
 			t.Fatalf("webhookapp did not say where it listens:\n%s", p.output())
 		}
-		time.Sleep(20 * time.Millisecond)
+		if p.exited() && re.FindStringSubmatch(p.output()) == nil {
+			t.Fatalf("webhookapp exited (%v) before listening:\n%s", p.err, p.output())
+		}
 	}
 }
 
