@@ -100,3 +100,24 @@ func (t replyTokens) parse(token string) (replyRef, error) {
 	}
 	return replyRef{sessionID: parts[0], objectID: parts[1], gen: uint32(gen)}, nil
 }
+
+// InstanceOf returns the ID of the instance that owns an object: the
+// prefix of a session, participant, connection or conference ID, or the
+// instance of the object a replyId names. It returns "" for anything
+// else. It checks no signature: it is for routing a request to its owner
+// (scale-out, 421), not for trusting it.
+func InstanceOf(id string) string {
+	if body, _, ok := strings.Cut(id, "."); ok && len(id) <= 512 {
+		if raw, err := base64.RawURLEncoding.DecodeString(body); err == nil {
+			if parts := strings.Split(string(raw), "|"); len(parts) == 3 {
+				return InstanceOf(parts[1])
+			}
+		}
+		return ""
+	}
+	inst, rest, ok := strings.Cut(id, "-")
+	if !ok || rest == "" || !validInstanceID(inst) {
+		return ""
+	}
+	return inst
+}

@@ -1,11 +1,12 @@
 package callback
 
 import (
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/mediaserver-go/mediaserver"
 )
 
 // codeMisdirected is the error code of 421 Misdirected Request (RFC 9110
@@ -53,35 +54,20 @@ func validInstance(id string) bool {
 	return true
 }
 
-// idInstance returns the instance ID that prefixes a session, participant
-// or connection ID ("<instance>-<kind><random>"), or "" when id does not
-// have that shape.
+// idInstance returns the instance ID that owns id, or "".
 func idInstance(id string) string {
-	inst, rest, ok := strings.Cut(id, "-")
-	if !ok || rest == "" || !validInstance(inst) {
-		return ""
+	if strings.Contains(id, ".") {
+		return "" // a replyId is not an object ID
 	}
-	return inst
+	return mediaserver.InstanceOf(id)
 }
 
-// replyInstance returns the instance of the object a replyId names, or ""
-// when the token does not have a replyId's shape. A replyId is
-// base64url("sessionId|objectId|generation") + "." + signature; only the
-// owner can check the signature, so this is for routing and nothing else.
+// replyInstance returns the instance of the object a replyId names, or "".
 func replyInstance(token string) string {
-	body, _, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 512 {
+	if !strings.Contains(token, ".") {
 		return ""
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return ""
-	}
-	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 {
-		return ""
-	}
-	return idInstance(parts[1])
+	return mediaserver.InstanceOf(token)
 }
 
 // misdirected answers 421 when the request belongs to another instance

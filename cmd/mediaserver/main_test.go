@@ -63,6 +63,12 @@ func TestOptions(t *testing.T) {
 		{[]string{"-callback-url", "http://x", "-peers", "a=http://x,b"}, nil, "-peers"},
 		{[]string{"-callback-url", "http://x", "-peers", "a=http://x,a=http://y"}, nil, "listed twice"},
 		{[]string{"-callback-url", "http://x"}, map[string]string{"MEDIASERVER_PEERS": "=http://x"}, "-peers"},
+		{[]string{"-callback-url", "http://x", "-srtp", "required"}, nil, "needs SIP over TLS"},
+		{[]string{"-callback-url", "http://x", "-srtp", "maybe"}, nil, "-srtp"},
+		{[]string{"-callback-url", "http://x", "-sip-tls-addr", "127.0.0.1:5061"}, nil, "-tls-cert and -tls-key together"},
+		{[]string{"-callback-url", "http://x", "-allow-sources", "10.0.0.0/8,bogus"}, nil, "-allow-sources"},
+		{[]string{"-callback-url", "http://x", "-auth-users", "/nonexistent/users"}, nil, "-auth-users"},
+		{[]string{"-callback-url", "http://x", "-invite-rate", "-1"}, nil, "must not be negative"},
 	}
 	for _, tt := range bad {
 		_, err := parseOptions(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
@@ -192,6 +198,11 @@ func testCallsAndDrain(t *testing.T, bin, dir string) {
 		}
 	}
 	app.wait(ctx, t, "sessionCompleted", 0)
+	// /metrics is served without auth and counts the call.
+	if code, m := rest("GET", "/metrics", "", false); code != 200 || !strings.Contains(m, "mediaserver_sessions_started_total 1") ||
+		!strings.Contains(m, `mediaserver_participants_ended_total{kind="callee",outcome="completed"} 1`) {
+		t.Errorf("metrics: %d\n%s", code, m)
+	}
 	// A REST call for another instance's participant names that instance.
 	if code, resp := rest("POST", "/hangupparticipant", `{"participantId":"bin2-pabc","replyId":"x"}`, true); code != http.StatusMisdirectedRequest ||
 		!strings.Contains(resp, `"apiBaseUrl":"http://127.0.0.1:37198"`) {

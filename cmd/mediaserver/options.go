@@ -30,6 +30,16 @@ type options struct {
 	maxSessions                  int
 	drainTimeout                 time.Duration
 	callbackTimeout              time.Duration
+
+	// Security and admission.
+	tlsAddr, tlsCert, tlsKey, tlsCA string
+	srtp                            string
+	allowSources, trustedProxies    string
+	inviteRate                      float64
+	inviteBurst                     int
+	authRealm, authUsers            string
+	retryAfter                      time.Duration
+	inbandDTMF                      bool
 }
 
 // envName is the environment variable of a flag: MEDIASERVER_SIP_ADDR for
@@ -63,6 +73,19 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&o.maxSessions, "max-sessions", 0, "maximum concurrent sessions; beyond it INVITEs get 503 (0: unlimited)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long active calls may go on before they are hung up")
+	fs.StringVar(&o.tlsAddr, "sip-tls-addr", "", "SIP over TLS listen address (needs -tls-cert and -tls-key)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM file of the TLS certificate (chain) for SIP over TLS")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM file of the TLS private key")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM file of CA certificates trusted for outbound SIP over TLS (default: the system's)")
+	fs.StringVar(&o.srtp, "srtp", "off", "SDES-SRTP for calls over TLS: off, optional or required")
+	fs.StringVar(&o.allowSources, "allow-sources", "", "comma-separated CIDRs allowed to send out-of-dialog SIP requests (default: everyone); others are dropped")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of SIP proxies in front (always allowed, exempt from the rate limit and auth)")
+	fs.Float64Var(&o.inviteRate, "invite-rate", 0, "new INVITEs per second allowed per source address (0: no limit)")
+	fs.IntVar(&o.inviteBurst, "invite-burst", 10, "burst of the per-source INVITE rate limit")
+	fs.StringVar(&o.authRealm, "auth-realm", "", "digest realm of inbound INVITE authentication (with -auth-users)")
+	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines; when set, inbound INVITEs need digest authentication")
+	fs.DurationVar(&o.retryAfter, "retry-after", 5*time.Second, "Retry-After of every 503 (draining, limits)")
+	fs.BoolVar(&o.inbandDTMF, "inband-dtmf", false, "detect DTMF tones in the audio of callers without telephone-event")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mediaserver -callback-url URL [flags]\n\nEvery flag can be set as MEDIASERVER_<NAME>, e.g. MEDIASERVER_CALLBACK_URL.\n\n")
 		fs.PrintDefaults()
@@ -102,6 +125,9 @@ func (o options) check() error {
 		return fmt.Errorf("-drain-timeout %v: must not be negative", o.drainTimeout)
 	}
 	if _, err := o.peerMap(); err != nil {
+		return err
+	}
+	if _, err := o.security(); err != nil {
 		return err
 	}
 	_, _, err := o.ports()

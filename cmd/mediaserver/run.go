@@ -16,6 +16,7 @@ import (
 
 	"github.com/mediaserver-go/mediaserver"
 	"github.com/mediaserver-go/mediaserver/callback"
+	"github.com/mediaserver-go/mediaserver/metrics"
 )
 
 // Exit codes.
@@ -97,6 +98,15 @@ func build(o options, log *slog.Logger) (*server, error) {
 		log.Warn("callbacks are not signed: set -callback-signing-key or -callback-secret so the application can verify them")
 	}
 	lo, hi, _ := o.ports()
+	sec, err := o.security()
+	if err != nil {
+		return nil, err
+	}
+	obs, metricsHandler, err := metrics.Standalone(metrics.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	acfg.Metrics = metricsHandler
 	hooks, err := callback.NewHandler(hcfg)
 	if err != nil {
 		return nil, err
@@ -123,11 +133,27 @@ func build(o options, log *slog.Logger) (*server, error) {
 		DataDir:     o.dataDir,
 		// The adapter's own timeout fires first, so the log says why.
 		DecisionTimeout: o.callbackTimeout + time.Second,
+		Observer:        obs,
+		InbandDTMF:      o.inbandDTMF,
+		TLS:             sec.tls,
+		TLSAddr:         sec.tlsAddr,
+		SRTP:            sec.srtp,
+		AllowedSources:  sec.allowSources,
+		TrustedProxies:  sec.trustedProxies,
+		InviteRateLimit: sec.rate,
+		InboundAuth:     sec.auth,
+		RetryAfter:      o.retryAfter,
 	})
 	if err != nil {
 		_ = ln.Close()
 		_ = hooks.Close()
 		return nil, err
+	}
+	if err := obs.Attach(media); err != nil {
+		_ = ln.Close()
+		_ = hooks.Close()
+		_ = media.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	acfg.Server = media
 	api, err := callback.NewAPI(acfg)
