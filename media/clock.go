@@ -2,6 +2,7 @@ package media
 
 import (
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,12 @@ type Processor interface {
 type ClockConfig struct {
 	// Logger is the clock's logger. Default slog.Default().
 	Logger *slog.Logger
+	// Workers is how many goroutines share the output phase of a tick
+	// (encoding and sending every endpoint's generated frame) once there
+	// are enough endpoints to be worth it. Sending is one system call per
+	// packet, so one goroutine alone cannot keep a 20 ms tick for a
+	// thousand legs on a loaded machine. Default GOMAXPROCS, at most 16.
+	Workers int
 	// manual disables the ticker goroutine; tests call step.
 	manual bool
 }
@@ -68,10 +75,27 @@ type Clock struct {
 	maxLag, last   atomic.Int64
 	maxWork        atomic.Int64
 
+	// workers share the output phase; nil when Workers is 1.
+	workers []chan tickJob
+	phase   sync.WaitGroup
+
 	done      chan struct{}
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // the ticker goroutine
+	workersWG sync.WaitGroup
 }
+
+// tickJob is one worker's share of an output phase.
+type tickJob struct {
+	eps   []*Endpoint
+	first int // index of eps[0] in the tick's endpoint list
+	n     uint64
+	nanos int64
+}
+
+// minPerWorker is the fewest endpoints worth handing to another
+// goroutine: below it, waking a worker costs more than it saves.
+const minPerWorker = 64
 
 // NewClock starts a clock.
 func NewClock(cfg ClockConfig) *Clock {
@@ -83,6 +107,16 @@ func NewClock(cfg ClockConfig) *Clock {
 	c.endpoints.Store(&[]*Endpoint{})
 	c.processors.Store(&[]Processor{})
 	c.observers.Store(&[]Processor{})
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = min(runtime.GOMAXPROCS(0), 16)
+	}
+	for range workers - 1 {
+		ch := make(chan tickJob, 1)
+		c.workers = append(c.workers, ch)
+		c.workersWG.Add(1)
+		go c.work(ch)
+	}
 	if !cfg.manual {
 		c.wg.Add(1)
 		go c.run()
@@ -101,10 +135,20 @@ func (c *Clock) Stats() ClockStats {
 	}
 }
 
-// Close stops the clock and waits for its goroutine.
+// Close stops the clock and waits for its goroutines.
 func (c *Clock) Close() error {
-	c.closeOnce.Do(func() { close(c.done) })
-	c.wg.Wait()
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.wg.Wait()
+		// No tick runs any more (manual steps come from tests, which
+		// close the clock last): the workers can go.
+		c.tickMu.Lock()
+		for _, ch := range c.workers {
+			close(ch)
+		}
+		c.tickMu.Unlock()
+		c.workersWG.Wait()
+	})
 	return nil
 }
 
@@ -209,20 +253,60 @@ func (c *Clock) step(now time.Time, lag time.Duration) {
 	for _, p := range *c.observers.Load() {
 		p.Process(now)
 	}
-	for _, e := range eps {
-		e.tickOut(nanos)
-	}
-	for i, e := range eps {
-		if (n+uint64(i))%housekeepingTicks == 0 {
-			e.housekeeping(nanos)
-		}
-	}
+	c.output(eps, n, nanos)
 	c.last.Store(int64(lag))
 	if int64(lag) > c.maxLag.Load() {
 		c.maxLag.Store(int64(lag))
 	}
 	if w := int64(time.Since(start)); w > c.maxWork.Load() {
 		c.maxWork.Store(w)
+	}
+}
+
+// output runs the output phase and housekeeping of eps, split in
+// contiguous shares between the clock goroutine and as many workers as the
+// number of endpoints warrants, and returns when all are done. An endpoint
+// is only ever touched by one goroutine per tick, and the phase ends
+// before the next tick's input phase, so endpoints need no more locking
+// than with one goroutine.
+func (c *Clock) output(eps []*Endpoint, n uint64, nanos int64) {
+	shares := min(len(c.workers)+1, len(eps)/minPerWorker)
+	select {
+	case <-c.done: // a manual step after Close: the workers may be gone
+		shares = 1
+	default:
+	}
+	if shares <= 1 {
+		outputShare(eps, 0, n, nanos)
+		return
+	}
+	size := (len(eps) + shares - 1) / shares
+	c.phase.Add(shares - 1)
+	for w := range shares - 1 {
+		lo := (w + 1) * size
+		hi := min(lo+size, len(eps))
+		c.workers[w] <- tickJob{eps: eps[lo:hi], first: lo, n: n, nanos: nanos}
+	}
+	outputShare(eps[:size], 0, n, nanos)
+	c.phase.Wait()
+}
+
+func (c *Clock) work(jobs <-chan tickJob) {
+	defer c.workersWG.Done()
+	for j := range jobs {
+		outputShare(j.eps, j.first, j.n, j.nanos)
+		c.phase.Done()
+	}
+}
+
+func outputShare(eps []*Endpoint, first int, n uint64, nanos int64) {
+	for _, e := range eps {
+		e.tickOut(nanos)
+	}
+	for i, e := range eps {
+		if (n+uint64(first+i))%housekeepingTicks == 0 {
+			e.housekeeping(nanos)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -62,5 +63,45 @@ func BenchmarkTickGenerated(b *testing.B) {
 	for b.Loop() {
 		e.tickOut(now.Add(time.Duration(i) * FrameDuration).UnixNano())
 		i++
+	}
+}
+
+// BenchmarkClockStep1000 measures one whole tick of a clock with 1,000
+// endpoints playing a constant level, with the output phase on one
+// goroutine and shared by GOMAXPROCS workers: the wall time of a tick is
+// what bounds how many legs one clock keeps on time.
+func BenchmarkClockStep1000(b *testing.B) {
+	for _, w := range []struct {
+		name    string
+		workers int
+	}{{"workers=1", 1}, {"workers=GOMAXPROCS", 0}} {
+		b.Run(w.name, func(b *testing.B) {
+			ports, err := NewPortAllocator(netip.MustParseAddr("127.0.0.1"), 45000, 47999)
+			if err != nil {
+				b.Fatal(err)
+			}
+			clock := NewClock(ClockConfig{manual: true, Workers: w.workers})
+			defer clock.Close()
+			p := newPeer(b)
+			for range 1000 {
+				e, err := NewEndpoint(EndpointConfig{Ports: ports, Clock: clock})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				if err := e.SetRemote(remoteFor(p, CodecPCMU, -1)); err != nil {
+					b.Fatal(err)
+				}
+				e.SetSource(levelSource(1000))
+			}
+			now := time.Now()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				clock.step(now.Add(time.Duration(i)*FrameDuration), 0)
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/endpoint")
+		})
 	}
 }
