@@ -60,6 +60,10 @@
 // invalidRequest, ErrNotFound 404 notFound, ErrStaleReply and
 // ErrInvalidState 409 invalidState, ErrTooLarge 413, ErrServerClosed and
 // ErrMaxSessions 503 (with Retry-After), anything else 500 internalError.
+// A request whose replyId or IDs carry another instance's ID (several
+// instances behind one SIP load balancer, decision 20) never reaches the
+// Server: it is 421 misdirected, with the owner's URL as apiBaseUrl when
+// APIConfig.Peers knows it.
 // A body that is not a JSON object, has a field of the wrong type or
 // misses a required field is 400 invalidRequest with a message naming
 // the field. Authentication failures are 401 {"message":"Unauthorized"}
