@@ -134,14 +134,17 @@ type Endpoint struct {
 	out    outStream   // our outgoing RTP stream
 	inband inbandState // a relayed digit played as tones
 
-	lastRecv  atomic.Int64 // unix nanos of the last valid packet
-	timedOut  atomic.Bool
-	sawEvent  atomic.Bool  // an RFC 4733 packet arrived (decision 14)
-	dtmf      DTMFReceiver // owned by the RTP reader
-	decodeBuf [MaxPacketSize]int16
+	lastRecv atomic.Int64 // unix nanos of the last valid packet
+	timedOut atomic.Bool
+	sawEvent atomic.Bool  // an RFC 4733 packet arrived (decision 14)
+	dtmf     DTMFReceiver // owned by the RTP reader
+	// decodeBuf is owned by the RTP reader, allocated when the leg is
+	// first decoded: legs that are only relayed or only hear prompts (most
+	// of them) never need it nor the jitter buffer, ~16 KB together.
+	decodeBuf *[MaxPacketSize]int16
 
-	rxMu   sync.Mutex // guards jitter, rstats
-	jitter JitterBuffer
+	rxMu   sync.Mutex    // guards jitter, rstats
+	jitter *JitterBuffer // nil until the leg is first decoded
 	rstats ReceiverStats
 
 	tick tickState // owned by the clock
@@ -274,7 +277,9 @@ func (e *Endpoint) Stats() Stats {
 	e.rxMu.Lock()
 	s.Lost = e.rstats.Lost()
 	s.Jitter = e.rstats.Jitter()
-	s.Late = e.jitter.Stats().Late
+	if e.jitter != nil {
+		s.Late = e.jitter.Stats().Late
+	}
 	e.rxMu.Unlock()
 	return s
 }

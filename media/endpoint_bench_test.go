@@ -34,7 +34,7 @@ func benchRelay(b *testing.B, in, out Codec, decode bool) {
 		i++
 		if decode && i%8 == 0 {
 			x.rxMu.Lock()
-			x.jitter.Reset() // keep the buffer from overflowing without a clock
+			x.jitterLocked().Reset() // keep the buffer from overflowing without a clock
 			x.rxMu.Unlock()
 		}
 	}

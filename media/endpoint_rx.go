@@ -124,20 +124,20 @@ func (e *Endpoint) receiveRTP(pkt []byte, src netip.AddrPort, now time.Time) {
 		if w.decode() {
 			e.rxMu.Lock()
 			e.rstats.Update(h, now)
-			e.jitter.PushSilence(h, now)
+			e.jitterLocked().PushSilence(h, now)
 			e.rxMu.Unlock()
 		}
 	case h.PayloadType == st.Codec.PayloadType():
 		if w.decode() {
-			n := len(payload)
-			if n > len(e.decodeBuf) {
-				n = len(e.decodeBuf)
+			if e.decodeBuf == nil {
+				e.decodeBuf = new([MaxPacketSize]int16)
 			}
+			n := min(len(payload), len(e.decodeBuf))
 			pcm := e.decodeBuf[:n]
 			st.Codec.Decode(pcm, payload[:n])
 			e.rxMu.Lock()
 			e.rstats.Update(h, now)
-			e.jitter.Push(h, pcm, now)
+			e.jitterLocked().Push(h, pcm, now)
 			e.rxMu.Unlock()
 		} else {
 			e.rxMu.Lock()
@@ -199,4 +199,13 @@ func (e *Endpoint) receiveRTCP(pkt []byte, src netip.AddrPort, now time.Time, on
 		return
 	}
 	e.lastRecv.Store(now.UnixNano())
+}
+
+// jitterLocked returns the jitter buffer, allocating it on first use.
+// e.rxMu must be held.
+func (e *Endpoint) jitterLocked() *JitterBuffer {
+	if e.jitter == nil {
+		e.jitter = new(JitterBuffer)
+	}
+	return e.jitter
 }

@@ -62,7 +62,9 @@ func (e *Endpoint) tickIn(now int64) {
 	if !w.decode() {
 		if e.tick.decoding {
 			e.rxMu.Lock()
-			e.jitter.Reset()
+			if e.jitter != nil {
+				e.jitter.Reset()
+			}
 			e.rxMu.Unlock()
 			e.tick.decoding = false
 		}
@@ -70,7 +72,7 @@ func (e *Endpoint) tickIn(now int64) {
 	}
 	e.tick.decoding = true
 	e.rxMu.Lock()
-	e.jitter.Pop(&e.tick.frame)
+	e.jitterLocked().Pop(&e.tick.frame)
 	e.rxMu.Unlock()
 	if e.cfg.InbandDTMF && !e.sawEvent.Load() {
 		if st := e.remote.Load(); st != nil && st.TelephoneEvent < 0 {
