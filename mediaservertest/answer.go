@@ -2,6 +2,7 @@ package mediaservertest
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -21,11 +22,9 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // sipgo's request goroutine (it must not return before the final response,
 // or sipgo terminates the transaction).
 func (p *Phone) answerInvite(req *sip.Request, tx sip.ServerTransaction) {
-	transport := "udp"
-	if sip.IsReliable(req.Transport()) {
-		transport = "tcp"
-	}
-	dua := &sipgo.DialogUA{Client: p.client(transport), ContactHDR: p.contact(transport)}
+	transport := transportOf(req.Transport())
+	sips := transport == "tls" && strings.EqualFold(req.Recipient.Scheme, "sips")
+	dua := &sipgo.DialogUA{Client: p.client(transport), ContactHDR: p.contact(transport, sips)}
 	dlg, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request", nil))
@@ -37,6 +36,7 @@ func (p *Phone) answerInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = dlg.Respond(sip.StatusInternalServerError, "Server Internal Error", nil)
 		return
 	}
+	c.sips = sips
 	tag, _ := dlg.InviteRequest.To().Params.Get("tag")
 	c.key = callKey{callID: req.CallID().Value(), localTag: tag}
 	c.log = p.log.With("callId", c.key.callID)

@@ -58,7 +58,9 @@ type Call struct {
 	p         *Phone
 	outbound  bool
 	key       callKey
-	transport string // "udp" or "tcp"
+	transport string // "udp", "tcp" or "tls"
+	sips      bool   // a sips: dialog (over TLS): our Contact is sips: too
+	srtpKey   []byte // our SRTP master key and salt, for every offer and answer; nil unless PhoneConfig.SRTP
 	invite    *sip.Request
 	log       *slog.Logger
 	media     *media
@@ -89,6 +91,7 @@ type Call struct {
 	ackAnswer  bool      // an SDP offer went in a 2xx; its answer comes in the ACK
 	noOffer    bool      // the last INVITE this phone sent had no SDP: the 2xx has the offer
 	infoDigits []byte
+	srtpOn     bool // the negotiated media are SRTP
 }
 
 // newCall creates a call with fresh media.
@@ -113,6 +116,9 @@ func (p *Phone) newCall(outbound bool, transport string) (*Call, error) {
 			ptime:     p.cfg.Ptime,
 		},
 	}
+	if p.cfg.SRTP {
+		c.srtpKey = newSRTPKey()
+	}
 	c.log = p.log
 	return c, nil
 }
@@ -122,6 +128,19 @@ func (c *Call) CallID() string { return c.key.callID }
 
 // Outbound reports whether this phone placed the call.
 func (c *Call) Outbound() bool { return c.outbound }
+
+// Transport returns the transport of the call's signalling: "udp", "tcp"
+// or "tls".
+func (c *Call) Transport() string { return c.transport }
+
+// SRTP reports whether the call's media are SRTP: RTP/SAVP with SDES keys
+// was negotiated. A call of a PhoneConfig.SRTP phone reports true once its
+// SDP offer or answer was applied; the phone never negotiates plain RTP.
+func (c *Call) SRTP() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.srtpOn
+}
 
 // Header returns the value of the first header called name in the initial
 // INVITE (sent for an outbound call, received for an inbound one), or "".

@@ -19,6 +19,7 @@ func (c *Call) offerLocked(pad int) []byte {
 	c.local.formats = formats
 	c.local.dir = c.want
 	c.local.padBytes = pad
+	c.local.crypto = c.offerCryptoLocked()
 	return c.renderLocked()
 }
 
@@ -35,7 +36,8 @@ func (c *Call) renderLocked() []byte {
 }
 
 // applyAnswer applies an SDP answer to this phone's offer. early is true for
-// the SDP of a 180/183. On error nothing changes.
+// the SDP of a 180/183. It returns an error wrapping ErrNoCommonCodec,
+// ErrSRTPMismatch or ErrBadSDP; on error nothing changes.
 func (c *Call) applyAnswer(body []byte, early bool) error {
 	rm, err := parseSDP(body)
 	if err != nil {
@@ -57,12 +59,18 @@ func (c *Call) applyAnswer(body []byte, early bool) error {
 	if codec == "" {
 		return fmt.Errorf("%w: answer has none of %v", ErrNoCommonCodec, c.p.cfg.Codecs)
 	}
+	keys, err := c.srtpForAnswerLocked(rm)
+	if err != nil {
+		return err
+	}
 	tePT := -1
 	if !c.p.cfg.DisableTelephoneEvent {
 		tePT = rm.telephoneEventPT()
 	}
-	c.remote, c.remoteBody, c.codec, c.tePT = rm, body, codec, tePT
-	c.media.configure(rm.addr, codec, pt, tePT, [2]int{int(c.p.cfg.TelephoneEventPT), tePT})
+	if err := c.media.configure(rm.addr, codec, pt, tePT, [2]int{int(c.p.cfg.TelephoneEventPT), tePT}, keys); err != nil {
+		return err
+	}
+	c.remote, c.remoteBody, c.codec, c.tePT, c.srtpOn = rm, body, codec, tePT, keys != nil
 	if !early {
 		c.updateSendingLocked()
 	}
@@ -81,8 +89,9 @@ func (c *Call) offeredLocked(codec Codec) bool {
 
 // answerOfferLocked answers an SDP offer: the first configured codec the offer
 // has, telephone-event with the offer's payload type, and the direction
-// c.want allows. It returns an error wrapping ErrNoCommonCodec (answer 488)
-// or ErrBadSDP (answer 400 or 488); on error nothing changes.
+// c.want allows, and with PhoneConfig.SRTP an a=crypto line. It returns an
+// error wrapping ErrNoCommonCodec or ErrSRTPMismatch (answer 488) or
+// ErrBadSDP (answer 400 or 488); on error nothing changes.
 func (c *Call) answerOfferLocked(body []byte) ([]byte, error) {
 	rm, err := parseSDP(body)
 	if err != nil {
@@ -99,6 +108,10 @@ func (c *Call) answerOfferLocked(body []byte) ([]byte, error) {
 	if codec == "" {
 		return nil, fmt.Errorf("%w: offer has none of %v", ErrNoCommonCodec, c.p.cfg.Codecs)
 	}
+	crypto, keys, err := c.srtpForOfferLocked(rm)
+	if err != nil {
+		return nil, err
+	}
 	formats := []sdpFormat{{pt: pt, name: string(codec)}}
 	tePT := -1
 	if !c.p.cfg.DisableTelephoneEvent {
@@ -106,12 +119,15 @@ func (c *Call) answerOfferLocked(body []byte) ([]byte, error) {
 			formats = append(formats, sdpFormat{pt: uint8(tePT), name: "telephone-event"})
 		}
 	}
+	if err := c.media.configure(rm.addr, codec, pt, tePT, [2]int{tePT, tePT}, keys); err != nil {
+		return nil, err
+	}
 	c.local.formats = formats
 	c.local.dir = answerDirection(rm.dir, c.want)
 	c.local.padBytes = 0
+	c.local.crypto = crypto
 	answer := c.renderLocked()
-	c.remote, c.remoteBody, c.codec, c.tePT = rm, body, codec, tePT
-	c.media.configure(rm.addr, codec, pt, tePT, [2]int{tePT, tePT})
+	c.remote, c.remoteBody, c.codec, c.tePT, c.srtpOn = rm, body, codec, tePT, keys != nil
 	c.updateSendingLocked()
 	return answer, nil
 }

@@ -1,6 +1,7 @@
 package mediaservertest
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math"
@@ -93,8 +94,36 @@ type PhoneConfig struct {
 
 	// Transport is the transport of the requests the phone sends: "udp"
 	// (default) or "tcp". A target URI with a transport parameter overrides
-	// it. The phone receives on both.
+	// it, and a sips: target goes over TLS. The phone receives on both (and
+	// on TLS with PhoneConfig.TLS).
 	Transport string
+
+	// TLS, when set, makes the phone speak SIP over TLS (RFC 3261 section
+	// 26) too: it listens for TLS on a port of its own (TLSAddr, TLSURI) with
+	// this config as the server side, so it needs a certificate
+	// (Certificates or GetCertificate), and it dials sips: and
+	// ;transport=tls targets with it as the client side, so RootCAs must
+	// trust the peer. Over TLS its Contact is sips: in a sips: dialog and
+	// sip:...;transport=tls otherwise. NewPhone clones it. Default nil: no
+	// TLS, and TLS targets are refused.
+	TLS *tls.Config
+
+	// SRTP makes every call of the phone SRTP with SDES keys (RFC 3711,
+	// RFC 4568): it offers RTP/SAVP with one a=crypto line,
+	// AES_CM_128_HMAC_SHA1_80 with a fresh 30-byte key per call, and
+	// answers an RTP/SAVP offer with the offerer's first usable crypto line
+	// (AES_CM_128_HMAC_SHA1_80 or _32, an inline key without MKI or session
+	// parameters) and its own key. It encrypts all it sends, and decrypts and
+	// authenticates all it receives (replay window 64); packets that fail
+	// are dropped and counted in Stats.SRTPAuthFailures. A plain RTP/AVP
+	// offer gets 488, and a plain answer to its offer fails the call
+	// (ErrSRTPMismatch): an SRTP phone never falls back to plain RTP.
+	//
+	// The phone sends its keys whatever the transport, also over UDP or TCP,
+	// so that tests can check that a server refuses keys sent in clear
+	// (decision 21 of DESIGN.md); use TLS for real calls. Default false:
+	// plain RTP/AVP, and an RTP/SAVP offer gets 488 (ErrSRTPMismatch).
+	SRTP bool
 
 	// PadInviteTo pads the SDP of every INVITE the phone sends with harmless
 	// a= lines, so that the INVITE is at least this many bytes. sipgo refuses
@@ -112,6 +141,9 @@ type PhoneConfig struct {
 // its invalid fields joined.
 func (cfg PhoneConfig) withDefaults() (PhoneConfig, error) {
 	cfg.Codecs = append([]Codec(nil), cfg.Codecs...)
+	if cfg.TLS != nil {
+		cfg.TLS = cfg.TLS.Clone()
+	}
 	if cfg.User == "" {
 		cfg.User = DefaultUser
 	}
@@ -169,6 +201,9 @@ func (cfg *PhoneConfig) validate() error {
 	}
 	if cfg.Transport != "udp" && cfg.Transport != "tcp" {
 		bad("Transport", `must be "udp" or "tcp"`)
+	}
+	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil {
+		bad("TLS", "the phone's TLS listener needs Certificates or GetCertificate")
 	}
 	if cfg.PadInviteTo < 0 || cfg.PadInviteTo > 60000 {
 		bad("PadInviteTo", "must be from 0 to 60000")

@@ -27,7 +27,9 @@ const viaSizeAtLeast = 50
 
 // Dial calls target (a SIP URI such as another phone's URI, or a server's
 // "sip:ivr@127.0.0.1:5060") and blocks until the call is answered. The
-// transport is PhoneConfig.Transport unless target has a transport parameter.
+// transport is PhoneConfig.Transport unless target has a transport parameter;
+// a sips: target or ";transport=tls" goes over TLS, which needs
+// PhoneConfig.TLS.
 //
 // If the remote side rejects the call, Dial returns a *StatusError with its
 // code (e.g. 486). If ctx is done first it returns ctx.Err() and the INVITE
@@ -68,17 +70,15 @@ func (p *Phone) DialAsync(ctx context.Context, target string, opts DialOptions) 
 	if err := sip.ParseUri(target, &uri); err != nil {
 		return nil, fmt.Errorf("mediaservertest: dial %q: %w", target, err)
 	}
-	transport := p.cfg.Transport
-	if t, ok := uri.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToLower(t)
-	}
-	if transport != "udp" && transport != "tcp" {
-		return nil, fmt.Errorf("mediaservertest: dial %q: unsupported transport %q", target, transport)
+	transport, err := p.dialTransport(uri)
+	if err != nil {
+		return nil, fmt.Errorf("mediaservertest: dial %q: %w", target, err)
 	}
 	c, err := p.newCall(true, transport)
 	if err != nil {
 		return nil, err
 	}
+	c.sips = transport == "tls" && strings.EqualFold(uri.Scheme, "sips")
 	c.key = callKey{callID: newTag(32), localTag: newTag(16)}
 	c.log = p.log.With("callId", c.key.callID)
 	c.invite = p.buildInvite(c, uri, opts)
@@ -92,7 +92,7 @@ func (p *Phone) DialAsync(ctx context.Context, target string, opts DialOptions) 
 	c.dialCancel = cancel
 	c.mu.Unlock()
 
-	dua := &sipgo.DialogUA{Client: p.client(transport), ContactHDR: p.contact(transport)}
+	dua := &sipgo.DialogUA{Client: p.client(transport), ContactHDR: p.contact(transport, c.sips)}
 	dlg, err := dua.WriteInvite(dialCtx, c.invite)
 	if err != nil {
 		stop()
@@ -115,6 +115,30 @@ func (p *Phone) DialAsync(ctx context.Context, target string, opts DialOptions) 
 	return c, nil
 }
 
+// dialTransport returns the transport to reach uri: its transport parameter,
+// else TLS for a sips: URI, else PhoneConfig.Transport (RFC 3261 section
+// 19.1.2; a sips: URI goes over TLS even with ;transport=tcp).
+func (p *Phone) dialTransport(uri sip.Uri) (string, error) {
+	transport := p.cfg.Transport
+	t, hasParam := uri.UriParams.Get("transport")
+	if hasParam && t != "" {
+		transport = strings.ToLower(t)
+	}
+	if strings.EqualFold(uri.Scheme, "sips") {
+		if hasParam && transport != "tcp" && transport != "tls" {
+			return "", fmt.Errorf("a sips: target over %q", transport)
+		}
+		transport = "tls"
+	}
+	switch {
+	case transport != "udp" && transport != "tcp" && transport != "tls":
+		return "", fmt.Errorf("unsupported transport %q", transport)
+	case transport == "tls" && p.tlsLn == nil:
+		return "", errors.New("a TLS target needs PhoneConfig.TLS")
+	}
+	return transport, nil
+}
+
 // buildInvite builds the initial INVITE with this phone's SDP offer.
 func (p *Phone) buildInvite(c *Call, uri sip.Uri, opts DialOptions) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, uri)
@@ -128,7 +152,7 @@ func (p *Phone) buildInvite(c *Call, uri sip.Uri, opts DialOptions) *sip.Request
 	callID := sip.CallIDHeader(c.key.callID)
 	cseq := &sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE}
 	maxFwd := sip.MaxForwardsHeader(70)
-	contact := p.contact(c.transport)
+	contact := p.contact(c.transport, c.sips)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&callID)

@@ -54,10 +54,31 @@
 //	}
 //
 // The package does not import any package of this module: it is built on
-// emiago/sipgo, pion/sdp, pion/rtp and zaf/g711 directly, so that tests of the
-// server do not share the server's bugs. It implements the parts of RFC 3261
-// (SIP), RFC 3264 and RFC 4566 (offer/answer, SDP), RFC 3550 (RTP), RFC 3551
-// (PCMU, PCMA) and RFC 4733 (telephone-event) that a phone needs.
+// emiago/sipgo, pion/sdp, pion/rtp, pion/srtp and zaf/g711 directly, so that
+// tests of the server do not share the server's bugs. It implements the parts
+// of RFC 3261 (SIP, over UDP, TCP and TLS), RFC 3264 and RFC 4566
+// (offer/answer, SDP), RFC 3550 (RTP), RFC 3551 (PCMU, PCMA), RFC 4733
+// (telephone-event), RFC 3711 (SRTP) and RFC 4568 (SDES keys) that a phone
+// needs.
+//
+// # TLS and SRTP
+//
+// With PhoneConfig.TLS a phone also listens for SIP over TLS, on a port of
+// its own (TLSURI, TLSAddr), and dials sips: and ;transport=tls targets:
+//
+//	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}
+//	bob := mediaservertest.NewPhone(t, mediaservertest.PhoneConfig{User: "bob", TLS: cfg, SRTP: true})
+//	call, err := alice.Dial(ctx, "sips:ivr@"+srv.SIPTLSAddr().String(), mediaservertest.DialOptions{})
+//
+// With PhoneConfig.SRTP every call of the phone is SRTP with SDES keys
+// (AES_CM_128_HMAC_SHA1_80 offered, _32 accepted): a fresh key per call,
+// RTP/SAVP offers and answers, every packet sent encrypted and every packet
+// received authenticated and decrypted, RFC 4733 events included. A plain
+// RTP/AVP offer to an SRTP phone, and an RTP/SAVP offer to a plain one, get
+// 488 (ErrSRTPMismatch). Call.SRTP and Call.Transport say what a call
+// negotiated, and Stats.SRTPAuthFailures counts the packets refused. The
+// phone sends keys over any transport, so that a test can check that a
+// server refuses keys in clear; real calls use TLS.
 //
 // # Behaviour of a phone
 //
@@ -80,11 +101,13 @@
 // # Concurrency
 //
 // Phone and Call are safe for concurrent use. A phone owns its goroutines:
-// two sipgo listeners, sipgo's request goroutines while they run the phone's
-// handlers, one goroutine per outbound call until its INVITE is answered, and
-// per call one RTP sender (a ticker at the packet time) and one reader per
-// RTP socket. Close, registered by NewPhone with testing.TB.Cleanup, hangs up,
-// closes every socket and waits for all of them. Lock order: Call.mu, then
+// two sipgo listeners (three with TLS; the TLS handshake of an inbound
+// connection runs on sipgo's reader of that connection), sipgo's request
+// goroutines while they run the phone's handlers, one goroutine per outbound
+// call until its INVITE is answered, and per call one RTP sender (a ticker at
+// the packet time) and one reader per RTP socket. Close, registered by
+// NewPhone with testing.TB.Cleanup, hangs up, closes every socket and waits
+// for all of them. Lock order: Call.mu, then
 // media.mu, then receiver.mu; Phone.mu is never held while taking another.
 //
 // Outside tests (demos, tools), StartPhone starts a phone that the caller

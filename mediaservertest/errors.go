@@ -22,6 +22,12 @@ var (
 	// ErrNoCommonCodec is the cause of a 488 answer, and of a failed Dial
 	// whose answer names no codec the phone offered.
 	ErrNoCommonCodec = errors.New("mediaservertest: no common codec")
+	// ErrSRTPMismatch is the cause of a 488 answer to an offer whose
+	// profile does not match PhoneConfig.SRTP (a plain RTP/AVP offer to an
+	// SRTP phone, an RTP/SAVP one to a plain phone, an RTP/SAVP offer without
+	// a usable a=crypto line), and of a failed Dial whose answer does not
+	// match the offer that way.
+	ErrSRTPMismatch = errors.New("mediaservertest: srtp offer and answer do not match")
 	// ErrBadSDP is returned (wrapped) when a remote SDP cannot be used.
 	ErrBadSDP = errors.New("mediaservertest: malformed sdp")
 	// ErrBadWAV is returned (wrapped) by ReadWAV and DecodeWAV for input that

@@ -1,6 +1,7 @@
 package mediaservertest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/zaf/g711"
 )
 
@@ -30,7 +32,10 @@ type media struct {
 	frame int // samples per packet
 	ssrc  uint32
 	rx    receiver
-	sent  atomic.Uint64
+	// secure is PhoneConfig.SRTP: nothing is sent before the SRTP keys are
+	// known, and everything sent is protected.
+	secure bool
+	sent   atomic.Uint64
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -49,7 +54,11 @@ type media struct {
 	gen      generator
 	seq      uint16
 	ts       uint32
-	talking  bool // the last tick sent a packet; the next one after a pause gets the marker
+	talking  bool          // the last tick sent a packet; the next one after a pause gets the marker
+	tx       *srtp.Context // protects what is sent; nil before the keys or without SRTP
+	txKey    []byte        // tx's key and suite
+	txSuite  string
+	txHdr    rtp.Header // scratch of tx.EncryptRTP
 }
 
 // newMedia opens the call's RTP socket(s) on 127.0.0.1 and starts its
@@ -58,18 +67,20 @@ func newMedia(cfg *PhoneConfig, wav []int16, log *slog.Logger) (*media, error) {
 	var seed [10]byte
 	_, _ = rand.Read(seed[:])
 	m := &media{
-		log:   log,
-		ptime: cfg.Ptime,
-		frame: int(cfg.Ptime * SampleRate / time.Second),
-		ssrc:  binary.BigEndian.Uint32(seed[0:4]),
-		seq:   binary.BigEndian.Uint16(seed[4:6]),
-		ts:    binary.BigEndian.Uint32(seed[6:10]),
-		done:  make(chan struct{}),
-		tePT:  -1,
-		gen:   generator{toneHz: cfg.ToneHz, wav: wav, useWAV: len(wav) > 0},
-		conns: map[*net.UDPConn]bool{},
+		log:    log,
+		ptime:  cfg.Ptime,
+		frame:  int(cfg.Ptime * SampleRate / time.Second),
+		ssrc:   binary.BigEndian.Uint32(seed[0:4]),
+		seq:    binary.BigEndian.Uint16(seed[4:6]),
+		ts:     binary.BigEndian.Uint32(seed[6:10]),
+		done:   make(chan struct{}),
+		tePT:   -1,
+		gen:    generator{toneHz: cfg.ToneHz, wav: wav, useWAV: len(wav) > 0},
+		conns:  map[*net.UDPConn]bool{},
+		secure: cfg.SRTP,
 	}
 	m.rx.tePTs = [2]int{-1, -1}
+	m.rx.secure = cfg.SRTP
 	conn, err := listenRTP("127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -123,13 +134,37 @@ func addrPort(c *net.UDPConn) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// configure applies a negotiated stream: where and how to send, and which
-// payload types are telephone-event when received (ours and the remote's).
-func (m *media) configure(remote netip.AddrPort, codec Codec, sendPT uint8, tePT int, rxTE [2]int) {
+// configure applies a negotiated stream: where and how to send, which
+// payload types are telephone-event when received (ours and the remote's),
+// and the SRTP keys (nil for plain RTP). An SRTP context whose key did not
+// change is kept, with its rollover counter and replay window. On error
+// nothing changes.
+func (m *media) configure(remote netip.AddrPort, codec Codec, sendPT uint8, tePT int, rxTE [2]int, keys *srtpKeys) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var tx, rx *srtp.Context
+	if keys != nil {
+		var err error
+		if m.tx == nil || m.txSuite != keys.suite || !bytes.Equal(m.txKey, keys.local) {
+			if tx, err = newSRTPContext(keys.local, keys.suite, false); err != nil {
+				return err
+			}
+		}
+		if m.rx.needsSRTP(keys) {
+			if rx, err = newSRTPContext(keys.remote, keys.suite, true); err != nil {
+				return err
+			}
+		}
+	}
 	m.remote, m.codec, m.sendPT, m.tePT = remote, codec, sendPT, tePT
+	if tx != nil {
+		m.tx, m.txKey, m.txSuite = tx, keys.local, keys.suite
+	}
 	m.rx.setTelephoneEvent(rxTE)
+	if rx != nil {
+		m.rx.setSRTP(rx, keys)
+	}
+	return nil
 }
 
 // setSending allows or stops sending.
@@ -205,7 +240,8 @@ func (m *media) step(buf []byte, pcm []int16) (int, *net.UDPConn, netip.AddrPort
 	defer m.mu.Unlock()
 	ts := m.ts
 	m.ts += uint32(m.frame)
-	if !m.canSend || m.closed || !m.remote.IsValid() || m.remote.Port() == 0 || m.remote.Addr().IsUnspecified() {
+	if !m.canSend || m.closed || !m.remote.IsValid() || m.remote.Port() == 0 || m.remote.Addr().IsUnspecified() ||
+		(m.secure && m.tx == nil) {
 		m.talking = false
 		return 0, nil, netip.AddrPort{}
 	}
@@ -217,7 +253,7 @@ func (m *media) step(buf []byte, pcm []int16) (int, *net.UDPConn, netip.AddrPort
 		h.PayloadType, h.Timestamp, h.Marker = uint8(m.tePT), evTS, first
 		hn, _ := h.MarshalTo(buf)
 		payload = ev.marshalTo(buf[hn:])
-		return hn + payload, m.sendConn, m.remote
+		return m.protectLocked(buf, hn+payload), m.sendConn, m.remote
 	}
 	m.gen.fill(pcm)
 	h.PayloadType = m.sendPT
@@ -229,7 +265,21 @@ func (m *media) step(buf []byte, pcm []int16) (int, *net.UDPConn, netip.AddrPort
 			buf[hn+i] = g711.EncodeUlawFrame(s)
 		}
 	}
-	return hn + len(pcm), m.sendConn, m.remote
+	return m.protectLocked(buf, hn+len(pcm)), m.sendConn, m.remote
+}
+
+// protectLocked encrypts the RTP packet buf[:n] in place with SRTP, adding
+// its authentication tag, and returns its new length; without SRTP it
+// returns n. buf has room for the tag.
+func (m *media) protectLocked(buf []byte, n int) int {
+	if m.tx == nil {
+		return n
+	}
+	out, err := m.tx.EncryptRTP(buf[:0], buf[:n], &m.txHdr)
+	if err != nil {
+		return 0
+	}
+	return copy(buf, out) // out is buf unless buf had no room: then a copy
 }
 
 // read is the reader goroutine of one socket. It exits when the socket closes.

@@ -62,7 +62,9 @@ func newTestMedia(t *testing.T, cfg PhoneConfig) *media {
 func TestRFC4733Packets(t *testing.T) {
 	peer := rawPeer(t)
 	m := newTestMedia(t, PhoneConfig{Ptime: 20 * time.Millisecond})
-	m.configure(peer.LocalAddr().(*net.UDPAddr).AddrPort(), PCMU, 0, 101, [2]int{101, 101})
+	if err := m.configure(peer.LocalAddr().(*net.UDPAddr).AddrPort(), PCMU, 0, 101, [2]int{101, 101}, nil); err != nil {
+		t.Fatal(err)
+	}
 	m.setSending(true)
 	items, err := m.queueDigits("5#", DTMFRFC4733)
 	if err != nil {
@@ -135,7 +137,9 @@ func TestRFC4733Packets(t *testing.T) {
 func TestSenderPtimeAndHold(t *testing.T) {
 	peer := rawPeer(t)
 	m := newTestMedia(t, PhoneConfig{Ptime: 30 * time.Millisecond, ToneHz: 1000})
-	m.configure(peer.LocalAddr().(*net.UDPAddr).AddrPort(), PCMA, 8, -1, [2]int{-1, -1})
+	if err := m.configure(peer.LocalAddr().(*net.UDPAddr).AddrPort(), PCMA, 8, -1, [2]int{-1, -1}, nil); err != nil {
+		t.Fatal(err)
+	}
 	m.setSending(true)
 	pkts := readPackets(t, peer, 10)
 	for i, p := range pkts {

@@ -27,8 +27,9 @@ const (
 )
 
 // Phone is a SIP user agent on 127.0.0.1, a test phone: it listens for SIP on
-// one port over UDP and TCP, places calls with Dial and answers calls as its
-// PhoneConfig says. Each call has its own RTP socket(s).
+// one port over UDP and TCP (and on another over TLS when PhoneConfig.TLS is
+// set), places calls with Dial and answers calls as its PhoneConfig says.
+// Each call has its own RTP socket(s).
 //
 // A Phone is safe for concurrent use. It owns its goroutines: sipgo's
 // listeners, one sender and one or two RTP readers per call; Close ends them
@@ -46,6 +47,8 @@ type Phone struct {
 	tcpClient *sipgo.Client
 	udpConn   net.PacketConn
 	tcpLn     net.Listener
+	tlsLn     net.Listener   // nil without PhoneConfig.TLS
+	tlsAddr   netip.AddrPort // the TLS listener's address, zero without
 
 	// ctx is done once Close has hung up the calls; everything the phone
 	// waits on ends with it. It is the phone's root context.
@@ -116,13 +119,20 @@ func newPhone(tb testing.TB, cfg PhoneConfig) (*Phone, error) {
 	if err := p.listen(); err != nil {
 		return nil, err
 	}
-	p.log = p.log.With("phone", p.URI())
-	if err := p.startSIP(sipLog.With("phone", p.URI())); err != nil {
+	if err := p.listenTLS(); err != nil {
 		_ = p.udpConn.Close()
 		_ = p.tcpLn.Close()
 		return nil, err
 	}
+	p.log = p.log.With("phone", p.URI())
+	if err := p.startSIP(sipLog.With("phone", p.URI())); err != nil {
+		_ = p.closeListeners()
+		return nil, err
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if p.tlsLn != nil {
+		p.wg.Go(func() { _ = p.ua.TransportLayer().ServeTLS(p.tlsLn) })
+	}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
@@ -146,7 +156,8 @@ func (p *Phone) waitReady() error {
 	defer cancel()
 	tl := p.ua.TransportLayer()
 	err := waitFor(ctx, time.Millisecond, func() bool {
-		return tl.Pool("udp").Size() > 0 && len(tl.ListenPorts("tcp")) > 0
+		return tl.Pool("udp").Size() > 0 && len(tl.ListenPorts("tcp")) > 0 &&
+			(p.tlsLn == nil || len(tl.ListenPorts("tls")) > 0)
 	})
 	if err != nil {
 		return fmt.Errorf("mediaservertest: sipgo did not start serving: %w", err)
@@ -182,6 +193,7 @@ func (p *Phone) startSIP(log *slog.Logger) error {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("mediaservertest"),
 		sipgo.WithUserAgentHostname("127.0.0.1"),
+		sipgo.WithUserAgenTLSConfig(p.cfg.TLS), // nil: sipgo's default, never used without TLS
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(log),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
@@ -215,7 +227,7 @@ func (p *Phone) startSIP(log *slog.Logger) error {
 }
 
 // URI returns the phone's SIP URI, sip:<User>@127.0.0.1:<port>. Dial it over
-// UDP, or over TCP by appending ";transport=tcp".
+// UDP, or over TCP by appending ";transport=tcp". TLSURI is the one for TLS.
 func (p *Phone) URI() string {
 	return "sip:" + p.cfg.User + "@" + p.addr.String()
 }
@@ -332,20 +344,29 @@ func (p *Phone) handler(f func(*sip.Request, sip.ServerTransaction)) sipgo.Reque
 	}
 }
 
-// client returns the sipgo client for a transport ("udp" or "tcp").
+// client returns the sipgo client for a transport ("udp", "tcp" or "tls").
+// The TCP client serves TLS too: sipgo picks the transport of each request.
 func (p *Phone) client(transport string) *sipgo.Client {
-	if transport == "tcp" {
+	if transport == "tcp" || transport == "tls" {
 		return p.tcpClient
 	}
 	return p.udpClient
 }
 
-// contact returns the Contact header for a dialog over transport.
-func (p *Phone) contact(transport string) sip.ContactHeader {
+// contact returns the Contact header for a dialog over transport. Over TLS
+// it is a sips: URI in a sips: dialog (RFC 3261 section 8.1.1.8), else
+// sip: with ;transport=tls.
+func (p *Phone) contact(transport string, sips bool) sip.ContactHeader {
 	uri := sip.Uri{Scheme: "sip", User: p.cfg.User, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}
-	if transport == "tcp" {
+	switch {
+	case transport == "tls" && sips:
+		uri.Scheme, uri.Port = "sips", int(p.tlsAddr.Port())
+	case transport == "tls" || transport == "tcp":
+		if transport == "tls" {
+			uri.Port = int(p.tlsAddr.Port())
+		}
 		uri.UriParams = sip.NewParams()
-		uri.UriParams.Add("transport", "tcp")
+		uri.UriParams.Add("transport", transport)
 	}
 	return sip.ContactHeader{Address: uri}
 }
@@ -390,7 +411,7 @@ func (p *Phone) shutdown() error {
 	for _, c := range calls {
 		c.finish(EndPhoneClosed, 0, ErrPhoneClosed)
 	}
-	err := errors.Join(p.udpConn.Close(), p.tcpLn.Close())
+	err := p.closeListeners()
 	if cerr := p.ua.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		p.log.Debug("closing sipgo", "err", cerr)
 	}

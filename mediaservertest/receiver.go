@@ -1,12 +1,14 @@
 package mediaservertest
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/zaf/g711"
 )
 
@@ -21,6 +23,13 @@ type Stats struct {
 	PacketsReceivedOnSendSocket uint64
 	// Malformed counts datagrams that were not RTP or longer than 1500 bytes.
 	Malformed uint64
+	// SRTPAuthFailures counts the RTP packets an SRTP call dropped because
+	// their SRTP authentication or replay check failed: plain RTP, packets
+	// protected with another key, tampered or replayed packets. Packets that
+	// arrive before the remote key is known are held (up to 64) and checked
+	// once it is. Always 0 without PhoneConfig.SRTP. PacketsReceived and
+	// everything else count only packets that passed.
+	SRTPAuthFailures uint64
 	// PayloadTypes lists the payload types received, in order of first arrival.
 	PayloadTypes []uint8
 	// SSRCChanges counts packets whose SSRC differs from the packet before.
@@ -69,6 +78,47 @@ type receiver struct {
 	recent    [maxRecentEvents]eventKey
 	nRecent   int
 	pcm       [maxDatagram]int16
+
+	secure    bool          // PhoneConfig.SRTP: only SRTP is accepted
+	srtp      *srtp.Context // unprotects what arrives; nil until the remote key is known
+	srtpKey   []byte        // the remote key of srtp
+	srtpSuite string        // the suite of srtp
+	srtpHdr   rtp.Header    // scratch of srtp.DecryptRTP
+	authFails uint64        // SRTPAuthFailures
+	held      []heldPacket  // arrived before the remote key, oldest first
+	scratch   rtp.Packet    // for the held packets
+}
+
+// maxHeldPackets bounds the packets held until the remote SRTP key is known:
+// a caller learns it from the answer, and the answerer may send first.
+const maxHeldPackets = 64
+
+// heldPacket is a datagram that arrived before the remote SRTP key.
+type heldPacket struct {
+	b          []byte
+	src        netip.AddrPort
+	sendSocket bool
+	at         time.Time
+}
+
+// needsSRTP reports whether keys need a new receive context.
+func (r *receiver) needsSRTP(keys *srtpKeys) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.srtp == nil || r.srtpSuite != keys.suite || !bytes.Equal(r.srtpKey, keys.remote)
+}
+
+// setSRTP installs the receive context of keys and processes the packets
+// held until now.
+func (r *receiver) setSRTP(ctx *srtp.Context, keys *srtpKeys) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.srtp, r.srtpKey, r.srtpSuite = ctx, keys.remote, keys.suite
+	held := r.held
+	r.held = nil
+	for _, h := range held {
+		r.handleLocked(&r.scratch, h.b, h.src, h.sendSocket, h.at)
+	}
 }
 
 func (r *receiver) setTelephoneEvent(pts [2]int) {
@@ -82,6 +132,17 @@ func (r *receiver) handle(pkt *rtp.Packet, b []byte, src netip.AddrPort, sendSoc
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.handleLocked(pkt, b, src, sendSocket, now)
+}
+
+// handleLocked processes one datagram that arrived at now.
+func (r *receiver) handleLocked(pkt *rtp.Packet, b []byte, src netip.AddrPort, sendSocket bool, now time.Time) {
+	if r.secure {
+		var ok bool
+		if b, ok = r.unprotectLocked(b, src, sendSocket, now); !ok {
+			return
+		}
+	}
 	if len(b) > maxDatagram || pkt.Unmarshal(b) != nil || pkt.Version != 2 {
 		r.malformed++
 		return
@@ -123,6 +184,34 @@ func (r *receiver) handle(pkt *rtp.Packet, b []byte, src netip.AddrPort, sendSoc
 	}
 }
 
+// unprotectLocked authenticates and decrypts an SRTP packet in place
+// (RFC 3711 section 3.3) and returns the RTP packet. It returns false for a
+// packet it dropped, counted, or held until the remote key is known.
+func (r *receiver) unprotectLocked(b []byte, src netip.AddrPort, sendSocket bool, now time.Time) ([]byte, bool) {
+	if len(b) > maxDatagram {
+		r.malformed++
+		return nil, false
+	}
+	if _, err := r.srtpHdr.Unmarshal(b); err != nil || r.srtpHdr.Version != 2 {
+		r.malformed++
+		return nil, false
+	}
+	if r.srtp == nil {
+		if len(r.held) >= maxHeldPackets {
+			r.authFails++ // never authenticated
+			return nil, false
+		}
+		r.held = append(r.held, heldPacket{b: bytes.Clone(b), src: src, sendSocket: sendSocket, at: now})
+		return nil, false
+	}
+	out, err := r.srtp.DecryptRTP(b[:0], b, &r.srtpHdr)
+	if err != nil {
+		r.authFails++
+		return nil, false
+	}
+	return out, true
+}
+
 // event records the digit of a new RFC 4733 event, once per event: at its
 // first packet that arrives, keyed by SSRC and timestamp.
 func (r *receiver) event(pkt *rtp.Packet) {
@@ -151,6 +240,7 @@ func (r *receiver) fill(s *Stats) {
 	s.PacketsReceived = r.packets
 	s.PacketsReceivedOnSendSocket = r.onSend
 	s.Malformed = r.malformed
+	s.SRTPAuthFailures = r.authFails
 	s.PayloadTypes = slices.Clone(r.pts)
 	s.SSRCChanges = r.changes
 	s.SequenceGaps = r.gaps

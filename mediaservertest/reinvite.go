@@ -194,7 +194,7 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	res := sip.NewSDPResponseFromRequest(req, body)
-	contact := p.contact(c.transport)
+	contact := p.contact(c.transport, c.sips)
 	res.AppendHeader(&contact)
 	_ = tx.Respond(res)
 }

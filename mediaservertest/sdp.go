@@ -71,6 +71,8 @@ type remoteMedia struct {
 	formats []sdpFormat    // the m= line's formats we understand, in order
 	dir     Direction
 	ptime   time.Duration
+	proto   string      // the m= line's transport protocol, e.g. "RTP/AVP" or "RTP/SAVP"
+	crypto  []sdpCrypto // the a=crypto lines we can use, in order (RFC 4568)
 }
 
 // hasAddr reports whether the remote SDP gives an address to send to.
@@ -134,7 +136,19 @@ func parseAudio(sd *sdp.SessionDescription, md *sdp.MediaDescription) (*remoteMe
 	if port < 0 || port > 65535 {
 		return nil, fmt.Errorf("%w: m= port %d", ErrBadSDP, port)
 	}
-	rm := &remoteMedia{addr: netip.AddrPortFrom(ip.Unmap(), uint16(port)), dir: SendRecv}
+	rm := &remoteMedia{
+		addr:  netip.AddrPortFrom(ip.Unmap(), uint16(port)),
+		dir:   SendRecv,
+		proto: strings.Join(md.MediaName.Protos, "/"),
+	}
+	for _, a := range md.Attributes {
+		if a.Key != "crypto" || len(rm.crypto) >= maxCryptoLines {
+			continue
+		}
+		if c, ok := parseCrypto(a.Value); ok {
+			rm.crypto = append(rm.crypto, c)
+		}
+	}
 
 	rm.formats = parseFormats(md)
 	rm.dir = sdpDirection(sd.Attributes, SendRecv)
@@ -214,7 +228,8 @@ type localSDP struct {
 	formats   []sdpFormat
 	dir       Direction
 	ptime     time.Duration
-	padBytes  int // add a= lines totalling at least this many bytes
+	padBytes  int        // add a= lines totalling at least this many bytes
+	crypto    *sdpCrypto // set: RTP/SAVP with this a=crypto line; nil: RTP/AVP
 }
 
 // padPrefix starts every padding line; receivers ignore unknown attributes
@@ -237,6 +252,10 @@ func (l *localSDP) marshal() []byte {
 		if f.name == "telephone-event" {
 			md.Attributes = append(md.Attributes, sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", f.pt)))
 		}
+	}
+	if l.crypto != nil {
+		md.MediaName.Protos[1] = "SAVP"
+		md.Attributes = append(md.Attributes, sdp.NewAttribute("crypto", l.crypto.String()))
 	}
 	md.Attributes = append(md.Attributes,
 		sdp.NewAttribute("ptime", strconv.Itoa(int(l.ptime/time.Millisecond))),

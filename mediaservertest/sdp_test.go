@@ -1,6 +1,7 @@
 package mediaservertest
 
 import (
+	"crypto/tls"
 	"errors"
 	"net/netip"
 	"strings"
@@ -120,7 +121,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 	}
 	bad := PhoneConfig{
 		User: "a@b", Codecs: []Codec{"G729", PCMU, PCMU}, TelephoneEventPT: 50, Ptime: 15500 * time.Microsecond,
-		ToneHz: 5000, AnswerCode: 180, RingFor: -1, Transport: "tls", PadInviteTo: -1,
+		ToneHz: 5000, AnswerCode: 180, RingFor: -1, Transport: "tls", PadInviteTo: -1, TLS: &tls.Config{},
 	}
 	_, err = bad.withDefaults()
 	fields := map[string]bool{}
@@ -130,7 +131,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 			fields[ce.Field] = true
 		}
 	}
-	for _, f := range []string{"User", "Codecs", "TelephoneEventPT", "Ptime", "ToneHz", "AnswerCode", "RingFor", "Transport", "PadInviteTo"} {
+	for _, f := range []string{"User", "Codecs", "TelephoneEventPT", "Ptime", "ToneHz", "AnswerCode", "RingFor", "Transport", "PadInviteTo", "TLS"} {
 		if !fields[f] {
 			t.Errorf("no ConfigError for %s in %v", f, err)
 		}
