@@ -19,6 +19,13 @@ import (
 // responses it gets until a final one.
 func rawSIP(t *testing.T, srv *mediaserver.Server, msg string) []int {
 	t.Helper()
+	codes, _ := rawSIPFinal(t, srv, msg)
+	return codes
+}
+
+// rawSIPFinal is rawSIP that also returns the final response as text.
+func rawSIPFinal(t *testing.T, srv *mediaserver.Server, msg string) ([]int, string) {
+	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +63,10 @@ func rawSIP(t *testing.T, srv *mediaserver.Server, msg string) []int {
 				ack := ackFor(msg, string(buf[:n]))
 				_, _ = c.WriteToUDPAddrPort([]byte(ack), srv.SIPAddr())
 			}
-			break
+			return codes, string(buf[:n])
 		}
 	}
-	return codes
+	return codes, ""
 }
 
 // ackFor builds the ACK for a non-2xx final response to an INVITE.

@@ -16,6 +16,15 @@ func (s *Server) onInvite(call *sip.InboundCall) sip.DialogHandler {
 		_ = call.Reject(503, "Service Unavailable")
 		return nil
 	}
+	if s.full() {
+		// Refused before any port is bound or SDP parsed: at capacity a
+		// burst of INVITEs costs one response each. startSession checks
+		// again under the lock.
+		s.atCapacity.Add(1)
+		s.log.Info("rejecting call: MaxSessions reached", logCallID, call.CallID(), "maxSessions", s.cfg.MaxSessions)
+		_ = call.Reject(503, "Service Unavailable")
+		return nil
+	}
 	ss := s.newSession("")
 	p := ss.newParticipant(KindCaller, call.From())
 	p.in = call

@@ -230,14 +230,16 @@ type Server struct {
 
 	draining atomic.Bool
 	closed   atomic.Bool
-	served   atomic.Bool
-	done     chan struct{}  // closed by Close
-	sessWG   sync.WaitGroup // session loops and detached deliveries
-	handlers sync.WaitGroup // Handler goroutines; not awaited by Close
-	confs    map[*Conference]struct{}
-	finished finishedSessions // completed sessions kept for their traces
-	closeErr error
-	once     sync.Once
+	// atCapacity counts INVITEs refused at MaxSessions.
+	atCapacity atomic.Uint64
+	served     atomic.Bool
+	done       chan struct{}  // closed by Close
+	sessWG     sync.WaitGroup // session loops and detached deliveries
+	handlers   sync.WaitGroup // Handler goroutines; not awaited by Close
+	confs      map[*Conference]struct{}
+	finished   finishedSessions // completed sessions kept for their traces
+	closeErr   error
+	once       sync.Once
 }
 
 // New creates a server from cfg. It binds nothing until Serve.

@@ -92,6 +92,9 @@ type Stats struct {
 	Prompts ivr.LibraryStats
 	// SIP counts requests refused by admission and validation.
 	SIP sip.Stats
+	// AtCapacity counts INVITEs refused with 503 because MaxSessions
+	// sessions were active.
+	AtCapacity uint64
 }
 
 // Stats returns a snapshot of the server's state and counters.
@@ -102,6 +105,8 @@ func (s *Server) Stats() Stats {
 		Clock:    s.clock.Stats(),
 		Prompts:  s.library.Stats(),
 		SIP:      s.agent.Stats(),
+
+		AtCapacity: s.atCapacity.Load(),
 	}
 	s.mu.Lock()
 	st.Sessions = len(s.sessions)

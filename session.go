@@ -73,6 +73,17 @@ func (s *Server) newSession(refID string) *Session {
 	return ss
 }
 
+// full reports whether Config.MaxSessions sessions are active.
+func (s *Server) full() bool {
+	m := s.cfg.MaxSessions
+	if m <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions) >= m
+}
+
 // start registers the session and runs its loop. It fails when the server
 // is closed or MaxSessions is reached.
 func (s *Server) startSession(ss *Session) error {

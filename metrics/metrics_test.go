@@ -360,6 +360,8 @@ func fakeStats() mediaserver.Stats {
 		},
 		Prompts: ivr.LibraryStats{FileHits: 20, FileMisses: 3, TTSHits: 4, TTSMisses: 1, Failures: 2},
 		SIP:     sip.Stats{NotAllowed: 1, RateLimited: 2, Draining: 3, Challenged: 4, AuthFailed: 5, Invalid: 6, TLSHandshakeFailed: 7},
+
+		AtCapacity: 8,
 	}
 }
 
@@ -452,12 +454,13 @@ mediaserver_sessions_active 3
 # HELP mediaserver_rtp_flooded_packets_total RTP packets dropped because a leg sent faster than any phone does.
 # TYPE mediaserver_rtp_flooded_packets_total counter
 mediaserver_rtp_flooded_packets_total 13
-# HELP mediaserver_sip_refused_requests_total SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited, draining, challenged (401), auth_failed (403), invalid (RFC 3261 §8.2), tls_handshake_failed.
+# HELP mediaserver_sip_refused_requests_total SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited, draining, challenged (401), auth_failed (403), invalid (RFC 3261 §8.2), tls_handshake_failed, max_sessions (503 at Config.MaxSessions).
 # TYPE mediaserver_sip_refused_requests_total counter
 mediaserver_sip_refused_requests_total{reason="auth_failed"} 5
 mediaserver_sip_refused_requests_total{reason="challenged"} 4
 mediaserver_sip_refused_requests_total{reason="draining"} 3
 mediaserver_sip_refused_requests_total{reason="invalid"} 6
+mediaserver_sip_refused_requests_total{reason="max_sessions"} 8
 mediaserver_sip_refused_requests_total{reason="not_allowed"} 1
 mediaserver_sip_refused_requests_total{reason="rate_limited"} 2
 mediaserver_sip_refused_requests_total{reason="tls_handshake_failed"} 7
@@ -480,9 +483,9 @@ mediaserver_sip_refused_requests_total{reason="tls_handshake_failed"} 7
 	}
 	// The collector describes exactly what it collects.
 	// Labelled metrics send more than one series: dropped 3, cache hits
-	// and misses 2 each, SIP refusals 7.
-	if n := testutil.CollectAndCount(m.attached); n != len(names)+2+1+1+6 {
-		t.Errorf("collector sends %d series, want %d", n, len(names)+10)
+	// and misses 2 each, SIP refusals 8.
+	if n := testutil.CollectAndCount(m.attached); n != len(names)+2+1+1+7 {
+		t.Errorf("collector sends %d series, want %d", n, len(names)+11)
 	}
 	// One Stats call per scrape, whatever the number of metrics.
 	mu.Lock()
