@@ -2,13 +2,10 @@ package mediaservertest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -65,6 +62,12 @@ type Phone struct {
 	handlers  sync.WaitGroup // running SIP request handlers
 	closeOnce sync.Once
 	closeErr  error
+
+	// sipMu is read-locked by refuse while it answers a request that came in
+	// during Close, and write-locked by Close to set sipDown before it closes
+	// the SIP listeners.
+	sipMu   sync.RWMutex
+	sipDown bool // the SIP listeners are closed or closing; guarded by sipMu
 }
 
 // callKey finds a call from a request in its dialog: the Call-ID and this
@@ -326,15 +329,13 @@ func (p *Phone) goFunc(f func()) bool {
 }
 
 // handler wraps a request handler so that Close waits for it, and so that
-// requests arriving while the phone closes get 503.
+// requests arriving while the phone closes are refused (refuse).
 func (p *Phone) handler(f func(*sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			if !req.IsAck() {
-				_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil))
-			}
+			p.refuse(req, tx)
 			return
 		}
 		p.handlers.Add(1)
@@ -369,64 +370,6 @@ func (p *Phone) contact(transport string, sips bool) sip.ContactHeader {
 		uri.UriParams.Add("transport", transport)
 	}
 	return sip.ContactHeader{Address: uri}
-}
-
-// Close hangs up the phone's calls (BYE, or CANCEL while ringing, bounded to
-// one second), closes its sockets and waits for its goroutines. Inbound calls
-// still ringing are rejected with 480. Close is idempotent; NewPhone
-// registers it with tb.Cleanup. Calls end with EndPhoneClosed unless the
-// hangup ended them first.
-func (p *Phone) Close() error {
-	p.closeOnce.Do(func() { p.closeErr = p.shutdown() })
-	return p.closeErr
-}
-
-func (p *Phone) shutdown() error {
-	p.mu.Lock()
-	p.closed = true
-	calls := slices.Collect(maps.Values(p.calls))
-	p.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), closeHangupTimeout)
-	var hangups sync.WaitGroup
-	for _, c := range calls {
-		hangups.Go(func() { c.hangupOnClose(ctx) })
-	}
-	hangups.Wait()
-	cancel()
-	// Ringing inbound calls now get 480; let the handlers send it before the
-	// sockets close, but do not wait for ACKs that may never come.
-	p.cancel()
-	handlersDone := make(chan struct{})
-	go func() {
-		p.handlers.Wait()
-		close(handlersDone)
-	}()
-	t := time.NewTimer(closeHangupTimeout)
-	select {
-	case <-handlersDone:
-	case <-t.C:
-	}
-	t.Stop()
-	for _, c := range calls {
-		c.finish(EndPhoneClosed, 0, ErrPhoneClosed)
-	}
-	err := p.closeListeners()
-	if cerr := p.ua.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
-		p.log.Debug("closing sipgo", "err", cerr)
-	}
-	p.wg.Wait()
-	<-handlersDone // sipgo's Close ended the transactions handlers wait on
-	p.mu.Lock()
-	calls = slices.Collect(maps.Values(p.calls)) // created by handlers that were running
-	p.mu.Unlock()
-	for _, c := range calls {
-		c.finish(EndPhoneClosed, 0, ErrPhoneClosed)
-	}
-	if p.logw != nil {
-		p.logw.close()
-	}
-	return err
 }
 
 // String returns the phone's URI.
