@@ -99,3 +99,70 @@ func TestStrictSource(t *testing.T) {
 		t.Fatalf("leg b sent %d packets, want only the SDP source's (%+v)", st.PacketsOut, h)
 	}
 }
+
+// TestHoldKeepsSequence: packets a leg does not send because its peer put
+// the call on hold leave no gap in its sequence numbers after resume
+// (the peer would count them as lost), while the timestamps jump by the
+// time the hold lasted; the same for generated audio.
+func TestHoldKeepsSequence(t *testing.T) {
+	rig := newRig(t, true)
+	pa, pb := newPeer(t), newPeer(t)
+	a := rig.endpoint(t, EndpointConfig{})
+	b := rig.endpoint(t, EndpointConfig{})
+	a.SetRemote(remoteFor(pa, CodecPCMU, -1))
+	rb := remoteFor(pb, CodecPCMU, -1)
+	b.SetRemote(rb)
+	Bridge(a, b)
+	payload := bytes.Repeat([]byte{0x44}, 160)
+	send := func(i int) {
+		pa.send(a.LocalAddr(), RTPHeader{SequenceNumber: uint16(100 + i), Timestamp: uint32(8000 + 160*i), SSRC: 5}, payload)
+	}
+	send(0)
+	first, _ := pb.recv()
+	held := rb
+	held.Send = false // b's phone sent a=sendonly: it hears nothing
+	b.SetRemote(held)
+	for i := 1; i <= 10; i++ {
+		send(i)
+	}
+	waitStats(t, a, "held packets received", func(s Stats) bool { return s.PacketsIn == 11 })
+	b.SetRemote(rb)
+	send(11)
+	h, _ := pb.recv()
+	if h.SequenceNumber != first.SequenceNumber+1 {
+		t.Errorf("after the hold: sequence %d after %d, want no gap", h.SequenceNumber, first.SequenceNumber)
+	}
+	if h.Timestamp-first.Timestamp != 11*160 {
+		t.Errorf("after the hold: timestamp advanced %d, want %d (the source's)", h.Timestamp-first.Timestamp, 11*160)
+	}
+
+	// Generated audio: a leg with a source, held for 10 ticks.
+	pc := newPeer(t)
+	c := rig.endpoint(t, EndpointConfig{})
+	rc := remoteFor(pc, CodecPCMU, -1)
+	c.SetRemote(rc)
+	c.SetSource(levelSource(500))
+	now := time.Now()
+	tick := 0
+	step := func() {
+		rig.clock.step(now.Add(time.Duration(tick)*FrameDuration), 0)
+		tick++
+	}
+	step()
+	g1, _ := pc.recv()
+	heldC := rc
+	heldC.Send = false
+	c.SetRemote(heldC)
+	for range 10 {
+		step()
+	}
+	c.SetRemote(rc)
+	step()
+	g2, _ := pc.recv()
+	if g2.SequenceNumber != g1.SequenceNumber+1 {
+		t.Errorf("generated after the hold: sequence %d after %d, want no gap", g2.SequenceNumber, g1.SequenceNumber)
+	}
+	if d := g2.Timestamp - g1.Timestamp; d < 11*FrameSamples {
+		t.Errorf("generated after the hold: timestamp advanced %d, want at least %d", d, 11*FrameSamples)
+	}
+}

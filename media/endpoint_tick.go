@@ -93,6 +93,9 @@ func (e *Endpoint) tickOut(now int64) {
 	e.tick.genTS += FrameSamples
 	st := e.remote.Load()
 	if st == nil || !st.Send {
+		if st != nil && !e.out.held.Load() {
+			e.out.held.Store(true)
+		}
 		return
 	}
 	w := e.wiring.Load()

@@ -3,6 +3,7 @@ package media
 import (
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +13,13 @@ import (
 // recomputed only when the source changes, Δt from elapsed wall-clock time,
 // and the marker bit is set on the first packet after a switch.
 type outStream struct {
+	// held is set when something was not sent because the peer does not
+	// receive (hold, inactive): the next packet then follows on from the
+	// last one sent, so the peer sees no loss where we sent nothing on
+	// purpose (RFC 3550 §5.1: one per packet sent). Timestamps keep
+	// running with the source's, so the pause stays visible in time.
+	held atomic.Bool
+
 	mu      sync.Mutex // guards everything below
 	ssrc    uint32
 	started bool
@@ -67,6 +75,12 @@ func (o *outStream) stamp(key uint64, seq uint16, ts uint32, now int64, payloadL
 			o.dTS = o.ts + max(adv, 1) - ts
 		}
 		o.key = key
+	}
+	if o.held.Load() {
+		o.held.Store(false)
+		if o.started && !switched {
+			o.dSeq = o.seq + 1 - seq
+		}
 	}
 	o.remember(key, now)
 	outSeq, outTS := seq+o.dSeq, ts+o.dTS
@@ -131,7 +145,11 @@ func (e *Endpoint) generatedKey() uint64 { return 0xFFFFFFFF<<32 | uint64(e.id) 
 // the payload in place when the codecs differ. It runs on from's reader.
 func (e *Endpoint) relayAudio(pkt []byte, h RTPHeader, payload []byte, in Codec, from *Endpoint, now int64) {
 	st := e.remote.Load()
-	if st == nil || !st.Send || e.inbandActive(now) {
+	if st == nil || !st.Send {
+		e.out.held.Store(true)
+		return
+	}
+	if e.inbandActive(now) {
 		return
 	}
 	if st.Codec != in {
@@ -153,6 +171,7 @@ func (e *Endpoint) relayAudio(pkt []byte, h RTPHeader, payload []byte, in Codec,
 func (e *Endpoint) relayEvent(pkt []byte, h RTPHeader, payload []byte, ev DTMFEvent, from *Endpoint, now int64) {
 	st := e.remote.Load()
 	if st == nil || !st.Send {
+		e.out.held.Store(true)
 		return
 	}
 	if st.TelephoneEvent < 0 {
