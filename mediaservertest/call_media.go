@@ -28,14 +28,28 @@ func (c *Call) HeardSince(t time.Time) Audio { return c.media.rx.audioSince(t) }
 // the packets received in the last 0.5 s (at least 0.25 s of it) is above
 // -45 dBFS and has a ToneShare at freq of minShare or more. Use minShare 0.5
 // for "mostly this tone", 0.05 for "audible in a mix". Only fresh audio
-// counts, so a tone heard earlier does not satisfy it. It returns nil, or
-// ctx's error wrapped with a description of what was heard instead.
+// counts, so a tone heard earlier does not satisfy it. It returns nil; an
+// error wrapping ErrCallEnded as soon as the call ends without having heard
+// it; or ctx's error wrapped with a description of what was heard instead.
 func (c *Call) WaitHeard(ctx context.Context, freq, minShare float64) error {
 	var last Audio
+	ended := false
 	err := waitFor(ctx, 10*time.Millisecond, func() bool {
 		last = c.HeardSince(time.Now().Add(-heardWindow))
-		return last.Duration() >= heardMinAudio && last.Level() > activeMinLevel && last.Share(freq) >= minShare
+		if last.Duration() >= heardMinAudio && last.Level() > activeMinLevel && last.Share(freq) >= minShare {
+			return true
+		}
+		select {
+		case <-c.ended: // it will hear nothing more: do not wait for ctx
+			ended = true
+			return true
+		default:
+			return false
+		}
 	})
+	if ended {
+		err = fmt.Errorf("%w (%v)", ErrCallEnded, c.EndReason())
+	}
 	if err != nil {
 		return fmt.Errorf("mediaservertest: %s did not hear %.0f Hz (share >= %.2f): heard %s: %w",
 			c, freq, minShare, describe(last, freq), err)
