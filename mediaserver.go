@@ -301,7 +301,7 @@ func New(cfg Config) (*Server, error) {
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.stopping, s.stopStopping = context.WithCancel(context.Background())
 	s.confs = make(map[*Conference]struct{})
-	s.finished = finishedSessions{max: cfg.TraceSessions, keep: cfg.TraceRetention}
+	s.finished = finishedSessions{max: cfg.TraceSessions, keep: cfg.TraceRetention, onTimer: s.expireTraces}
 	s.agent, err = sip.NewAgent(sip.Config{
 		ListenAddr:      cfg.SIPAddr,
 		PublicHost:      cfg.PublicIP,
@@ -425,6 +425,9 @@ func (s *Server) Close() error {
 		}
 		s.sessWG.Wait() // detached recordingReady deliveries
 		s.cancelBase()
+		s.mu.Lock()
+		s.finished.stop()
+		s.mu.Unlock()
 		s.closeErr = errors.Join(s.agent.Close(), s.clock.Close(), s.store.Close())
 		close(s.done)
 	})

@@ -206,54 +206,109 @@ func (ss *Session) Trace() string { return ss.trace.mermaid() }
 // completed within Config.TraceRetention.
 func (s *Server) Trace(sessionID string) (string, bool) {
 	s.mu.Lock()
-	ss, ok := s.sessions[sessionID]
-	if !ok {
-		ss, ok = s.finished.get(sessionID)
+	var t *trace
+	if ss, ok := s.sessions[sessionID]; ok {
+		t = ss.trace
+	} else if done, ok := s.finished.get(sessionID); ok {
+		t = done.trace
 	}
 	s.mu.Unlock()
-	if !ok {
+	if t == nil {
 		return "", false
 	}
-	return ss.Trace(), true
+	return t.mermaid(), true
 }
 
-// finishedSessions keeps completed sessions for their traces, bounded by
-// count and age. Guarded by Server.mu.
+// finishedSessions keeps the traces of completed sessions, bounded by
+// count and age: only the trace (a few KB), not the session, whose
+// participants, endpoints and SIP state are freed when it ends. A timer
+// drops expired traces when no traffic comes to do it. Guarded by
+// Server.mu.
 type finishedSessions struct {
 	max   int
 	keep  time.Duration
-	order []*Session
-	byID  map[string]*Session
+	order []finishedSession
+	byID  map[string]*trace
+	// timer runs expireLater at the oldest trace's expiry; nil when none
+	// is pending. onTimer is what it calls (Server.expireTraces).
+	timer   *time.Timer
+	onTimer func()
+	closed  bool
+}
+
+type finishedSession struct {
+	id      string
+	endedAt time.Time
+	trace   *trace
 }
 
 func (f *finishedSessions) add(ss *Session) {
-	if f.max <= 0 {
+	if f.max <= 0 || f.closed {
 		return
 	}
 	if f.byID == nil {
-		f.byID = make(map[string]*Session)
+		f.byID = make(map[string]*trace)
 	}
 	f.expire()
 	for len(f.order) >= f.max {
 		delete(f.byID, f.order[0].id)
 		f.order = f.order[1:]
 	}
-	f.order = append(f.order, ss)
-	f.byID[ss.id] = ss
+	f.order = append(f.order, finishedSession{id: ss.id, endedAt: ss.endedAt, trace: ss.trace})
+	f.byID[ss.id] = ss.trace
+	f.schedule()
 }
 
 func (f *finishedSessions) expire() {
 	now := time.Now()
-	for len(f.order) > 0 && now.Sub(f.order[0].endedAt) > f.keep {
-		delete(f.byID, f.order[0].id)
-		f.order = f.order[1:]
+	n := 0
+	for n < len(f.order) && now.Sub(f.order[n].endedAt) > f.keep {
+		delete(f.byID, f.order[n].id)
+		f.order[n] = finishedSession{}
+		n++
+	}
+	f.order = f.order[n:]
+	if len(f.order) == 0 {
+		f.order = nil // let the backing array go
 	}
 }
 
-func (f *finishedSessions) get(id string) (*Session, bool) {
+// schedule arms the timer for the oldest trace's expiry.
+func (f *finishedSessions) schedule() {
+	if f.timer != nil || len(f.order) == 0 || f.onTimer == nil {
+		return
+	}
+	d := time.Until(f.order[0].endedAt.Add(f.keep)) + time.Millisecond
+	f.timer = time.AfterFunc(max(d, 0), f.onTimer)
+}
+
+// stop drops every trace and the timer (Server.Close).
+func (f *finishedSessions) stop() {
+	f.closed = true
+	if f.timer != nil {
+		f.timer.Stop()
+		f.timer = nil
+	}
+}
+
+func (f *finishedSessions) get(id string) (finishedSession, bool) {
 	f.expire()
-	ss, ok := f.byID[id]
-	return ss, ok
+	t, ok := f.byID[id]
+	return finishedSession{id: id, trace: t}, ok
+}
+
+// expireTraces is the finished-traces timer: it drops what expired and
+// arms the timer for the next.
+func (s *Server) expireTraces() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := &s.finished
+	f.timer = nil
+	if f.closed {
+		return
+	}
+	f.expire()
+	f.schedule()
 }
 
 // SessionTrace is the call-flow diagram of one session.
@@ -268,14 +323,14 @@ type SessionTrace struct {
 func (s *Server) RecentTraces() []SessionTrace {
 	s.mu.Lock()
 	s.finished.expire()
-	list := append([]*Session(nil), s.finished.order...)
+	list := append([]finishedSession(nil), s.finished.order...)
 	for _, ss := range s.sessions {
-		list = append(list, ss)
+		list = append(list, finishedSession{id: ss.id, trace: ss.trace})
 	}
 	s.mu.Unlock()
 	out := make([]SessionTrace, 0, len(list))
-	for _, ss := range list {
-		out = append(out, SessionTrace{SessionID: ss.id, Diagram: ss.Trace()})
+	for _, fs := range list {
+		out = append(out, SessionTrace{SessionID: fs.id, Diagram: fs.trace.mermaid()})
 	}
 	return out
 }
