@@ -21,7 +21,11 @@ type traceEntry struct {
 	at       time.Time
 	from, to string // actor keys: participant IDs, actorServer, actorApp
 	text     string
-	note     bool // a note over from (and to)
+	// detail is the JSON of a protocol value, summarised after text when
+	// the diagram is rendered: recording a callback costs one Marshal,
+	// and the summary's parsing is paid only by whoever reads the trace.
+	detail []byte
+	note   bool // a note over from (and to)
 }
 
 const (
@@ -60,10 +64,22 @@ func (t *trace) actor(p *Participant) string {
 	return key
 }
 
-func (t *trace) add(from, to, text string, note bool) {
+func (t *trace) add(from, to, text string, note bool) { t.addDetail(from, to, text, nil, note) }
+
+// addValue adds an entry whose text is followed by the summary of v's
+// JSON (see summarize).
+func (t *trace) addValue(from, to, text string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = nil
+	}
+	t.addDetail(from, to, text, b, false)
+}
+
+func (t *trace) addDetail(from, to, text string, detail []byte, note bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := traceEntry{at: time.Now(), from: from, to: to, text: text, note: note}
+	e := traceEntry{at: time.Now(), from: from, to: to, text: text, detail: detail, note: note}
 	if len(t.entries) >= maxTraceEntries {
 		// Keep the first half; drop the oldest of the second half.
 		half := maxTraceEntries / 2
@@ -86,12 +102,12 @@ func (ss *Session) traceSIP(p *Participant, in bool, msg string) {
 
 // traceCallback records a callback and its answer.
 func (ss *Session) traceCallback(name string, req any, answer any, err error) {
-	ss.trace.add(actorServer, actorApp, "POST /"+name+" "+summarize(req), false)
+	ss.trace.addValue(actorServer, actorApp, "POST /"+name, req)
 	switch {
 	case err != nil:
 		ss.trace.add(actorApp, actorServer, "failed: "+shorten(err.Error(), 60), false)
 	case answer != nil:
-		ss.trace.add(actorApp, actorServer, "200 OK "+summarize(answer), false)
+		ss.trace.addValue(actorApp, actorServer, "200 OK", answer)
 	default:
 		ss.trace.add(actorApp, actorServer, "200 OK", false)
 	}
@@ -99,7 +115,7 @@ func (ss *Session) traceCallback(name string, req any, answer any, err error) {
 
 // traceREST records a REST call (a Server method) about the session.
 func (ss *Session) traceREST(op string, req any) {
-	ss.trace.add(actorApp, actorServer, "POST /"+op+" "+summarize(req), false)
+	ss.trace.addValue(actorApp, actorServer, "POST /"+op, req)
 }
 
 // traceNote records a media change over participants.
@@ -116,11 +132,10 @@ func (ss *Session) traceNote(text string, ps ...*Participant) {
 	ss.trace.add(a, b, text, true)
 }
 
-// summarize renders the interesting fields of a protocol value compactly:
-// the non-empty JSON fields except the bulky ones.
-func summarize(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+// summarize renders the interesting fields of a protocol value's JSON
+// compactly: the non-empty fields except the bulky ones.
+func summarize(b []byte) string {
+	if len(b) == 0 {
 		return ""
 	}
 	var m map[string]any
@@ -184,6 +199,9 @@ func (t *trace) mermaid() string {
 	for i, e := range t.entries {
 		if t.dropped > 0 && i == maxTraceEntries/2 {
 			fmt.Fprintf(&b, "    Note over MS: %d entries omitted\n", t.dropped)
+		}
+		if e.detail != nil {
+			e.text += " " + summarize(e.detail)
 		}
 		switch {
 		case e.note && e.from == e.to:
