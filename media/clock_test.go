@@ -2,6 +2,7 @@ package media
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -80,5 +81,57 @@ func TestClockWorkersShareOutput(t *testing.T) {
 				t.Fatalf("tick %d: SSRC %x sent %d frames", tick, ssrc, c)
 			}
 		}
+	}
+}
+
+// countProc is a Processor that records the ticks it ran in, tagged with
+// its name, into a shared log.
+type countProc struct {
+	name string
+	log  *[]string
+}
+
+func (p *countProc) Process(time.Time) { *p.log = append(*p.log, p.name) }
+
+// TestClockQueuedChanges: processors and observers added or removed
+// between ticks take effect at the next tick, in the order they were
+// added (mixers before the taps that read them), observers after every
+// processor; a removed one never runs again, and removing one added in
+// the same interval is a no-op.
+func TestClockQueuedChanges(t *testing.T) {
+	clock := NewClock(ClockConfig{manual: true, Workers: 1})
+	defer clock.Close()
+	var log []string
+	mk := func(name string) *countProc { return &countProc{name: name, log: &log} }
+	a, b, c, obs, gone := mk("a"), mk("b"), mk("c"), mk("obs"), mk("gone")
+	clock.AddObserver(obs)
+	clock.AddProcessor(a)
+	clock.AddProcessor(b)
+	clock.AddProcessor(gone)
+	clock.RemoveProcessor(gone) // never runs
+	clock.AddProcessor(c)
+	now := time.Now()
+	tick := func() []string {
+		log = log[:0]
+		clock.step(now, 0)
+		return append([]string(nil), log...)
+	}
+	if got, want := tick(), []string{"a", "b", "c", "obs"}; !slices.Equal(got, want) {
+		t.Fatalf("first tick ran %v, want %v", got, want)
+	}
+	clock.RemoveProcessor(b)
+	clock.RemoveProcessor(obs)
+	clock.AddProcessor(b) // re-added: now last
+	if got, want := tick(), []string{"a", "c", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("second tick ran %v, want %v", got, want)
+	}
+	for _, p := range []*countProc{a, b, c} {
+		clock.RemoveProcessor(p)
+	}
+	if got := tick(); len(got) != 0 {
+		t.Fatalf("tick after removing everything ran %v", got)
+	}
+	if n := len(clock.pending); n != 0 {
+		t.Fatalf("%d changes still queued after a tick", n)
 	}
 }
