@@ -107,14 +107,24 @@ func roomOf(r result) int {
 	return 0
 }
 
-// aggregate takes, for each (workload, server, calls), the runs of the
-// latest campaign that has that key, and returns their medians.
+// aggregate takes, for each (workload, calls, room), the runs of the latest
+// campaign that measured both servers at that point, so that every ratio
+// compares runs of one campaign (a campaign cut short after one server
+// does not mix with another campaign's figures of the other); a point no
+// campaign measured on both servers takes each server's latest campaign.
+// It returns the medians per (workload, server, calls, room).
 func aggregate(rs []result) []point {
 	type key struct {
 		w, s string
 		c    int
 		room int
 	}
+	type pointKey struct {
+		w    string
+		c    int
+		room int
+	}
+	servers := map[pointKey]map[string]map[string]bool{} // point → campaign → servers
 	latest := map[key]string{}
 	for _, r := range rs {
 		if r.Profile != "" {
@@ -123,6 +133,25 @@ func aggregate(rs []result) []point {
 		k := key{r.Workload, r.Server, r.Calls, roomOf(r)}
 		if r.Campaign > latest[k] {
 			latest[k] = r.Campaign
+		}
+		pk := pointKey{r.Workload, r.Calls, roomOf(r)}
+		if servers[pk] == nil {
+			servers[pk] = map[string]map[string]bool{}
+		}
+		if servers[pk][r.Campaign] == nil {
+			servers[pk][r.Campaign] = map[string]bool{}
+		}
+		servers[pk][r.Campaign][r.Server] = true
+	}
+	for k := range latest {
+		both := ""
+		for c, ss := range servers[pointKey{k.w, k.c, k.room}] {
+			if len(ss) > 1 && ss[k.s] && c > both {
+				both = c
+			}
+		}
+		if both != "" {
+			latest[k] = both
 		}
 	}
 	groups := map[key][]result{}
