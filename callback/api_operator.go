@@ -36,6 +36,7 @@ func (a *API) routeOperator() {
 	} else {
 		m.HandleFunc("/sessions", a.listSessions)
 		m.HandleFunc("/sessions/{sessionId}", a.sessionTrace)
+		m.HandleFunc("/sessions/{sessionId}/trace", a.sessionTrace)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "no such path")

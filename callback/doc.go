@@ -18,8 +18,9 @@
 //     at /{domain}/op, with bearer-token or RS256 JWT authentication,
 //     CORS, JSON errors {"success":false,"error":...,"message":...} and
 //     the operator paths /healthz, /readyz, /metrics and /openapi.json
-//     (without authentication) and /sessions/{sessionId}, a session's call
-//     flow as a Mermaid diagram.
+//     (without authentication) and /sessions/{sessionId} (also at
+//     /sessions/{sessionId}/trace), a session's call flow as a Mermaid
+//     diagram.
 //
 // OpenAPI returns the OpenAPI 3.1 document of both: the REST paths and the
 // callbacks as webhooks.

@@ -61,6 +61,9 @@ func TestE2EIVRInterrupt(t *testing.T) {
 	if trace.status != http.StatusOK || !strings.Contains(string(trace.raw), "sequenceDiagram") {
 		t.Errorf("GET /sessions/{id}: %d %.200s", trace.status, trace.raw)
 	}
+	if again := r.do(http.MethodGet, "/sessions/"+str(done, "sessionId")+"/trace", nil); again.status != http.StatusOK || !bytes.Equal(again.raw, trace.raw) {
+		t.Errorf("GET /sessions/{id}/trace: %d %.200s, want the diagram of /sessions/{id}", again.status, again.raw)
+	}
 	if list := r.do(http.MethodGet, "/sessions", nil); list.status != http.StatusOK || !strings.Contains(string(list.raw), str(done, "sessionId")) {
 		t.Errorf("GET /sessions: %d %s", list.status, list.raw)
 	}
