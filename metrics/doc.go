@@ -63,6 +63,7 @@
 //	rtp_received_packets_total, rtp_sent_packets_total         counter
 //	rtp_received_bytes_total, rtp_sent_bytes_total             counter
 //	rtp_dropped_packets_total             counter    reason
+//	rtp_flooded_packets_total             counter
 //	rtp_lost_packets_total                counter
 //	rtp_late_packets_total                counter
 //	dtmf_digits_total                     counter
@@ -72,6 +73,7 @@
 //	media_clock_max_tick_work_seconds     gauge
 //	prompt_cache_hits_total, prompt_cache_misses_total         counter    source
 //	prompt_load_failures_total            counter
+//	sip_refused_requests_total            counter    reason
 //
 // Label values come from fixed sets, and a value outside its set counts
 // as "other", so a bug cannot create series without bound:
@@ -81,7 +83,9 @@
 //	kind (connections)   bridge, ivr, conference
 //	callback             newCall, callEvent, getIvrCommand, callNotify, callAnswered,
 //	                     sessionCompleted, recordingReady
-//	reason               malformed, foreign, unknown_payload
+//	reason (RTP)         malformed, foreign, unknown_payload
+//	reason (SIP)         not_allowed, rate_limited, draining, challenged, auth_failed,
+//	                     invalid, tls_handshake_failed, max_sessions
 //	source               file, tts
 //
 // Every series of the event metrics exists from New on, at 0.
