@@ -23,7 +23,8 @@ type Conference struct {
 	gen     atomic.Uint32
 	dead    atomic.Bool
 	mixer   *media.Mixer
-	idle    *time.Timer
+	idle    *time.Timer   // set under mu, once
+	ended   chan struct{} // closed when end has undone everything
 
 	mu      sync.Mutex // guards members, rec, joined, frame
 	members map[*Participant]*media.MixerMember
@@ -58,6 +59,7 @@ func (s *Server) CreateConferenceConnection(ctx context.Context, req CreateConfe
 		created: time.Now(),
 		mixer:   media.NewMixer(),
 		members: make(map[*Participant]*media.MixerMember),
+		ended:   make(chan struct{}),
 	}
 	f.gen.Store(1)
 	if req.CallRecording {
@@ -67,20 +69,35 @@ func (s *Server) CreateConferenceConnection(ctx context.Context, req CreateConfe
 		}
 		f.rec = rec
 	}
+	// Everything end undoes is in place before the conference can be
+	// ended: by its idle timer (which may fire at once with a tiny
+	// ConferenceIdleTimeout) or by Close once it is registered.
+	s.clock.AddProcessor(f)
+	s.obs.ConnectionStarted(ConnectionConference)
+	f.mu.Lock()
+	f.idle = time.AfterFunc(s.cfg.ConferenceIdleTimeout, func() { f.endIfEmpty(true) })
+	f.mu.Unlock()
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
-		if f.rec != nil {
-			_, _ = f.rec.rec.Close()
+		f.mu.Lock()
+		rec := f.rec
+		f.rec = nil
+		f.mu.Unlock()
+		f.end()
+		if rec != nil {
+			_, _ = rec.rec.Close()
 		}
 		return "", ErrServerClosed
 	}
-	s.objects[id] = &object{conf: f}
-	s.confs[f] = struct{}{}
+	// end marks the conference dead before it deletes it under s.mu: a
+	// conference that already timed out is not registered, and one that
+	// times out from now on is deleted after this.
+	if !f.dead.Load() {
+		s.objects[id] = &object{conf: f}
+		s.confs[f] = struct{}{}
+	}
 	s.mu.Unlock()
-	s.clock.AddProcessor(f)
-	s.obs.ConnectionStarted(ConnectionConference)
-	f.idle = time.AfterFunc(s.cfg.ConferenceIdleTimeout, func() { f.endIfEmpty(true) })
 	f.log.Info("conference created")
 	return id, nil
 }
@@ -185,19 +202,25 @@ func (f *Conference) endIfEmpty(idle bool) {
 
 // end stops the conference: its mixer leaves the clock, its recording
 // finishes, its ID is forgotten. Members still in it hear silence (Close
-// hangs them up).
+// hangs them up). A second call waits for the first to finish, so that
+// Close, racing the idle timer, returns only once the conference is gone.
 func (f *Conference) end() {
 	f.mu.Lock()
 	if f.dead.Load() {
 		f.mu.Unlock()
+		<-f.ended
 		return
 	}
+	defer close(f.ended)
 	f.dead.Store(true)
 	f.gen.Add(1)
 	rec := f.rec
 	f.rec = nil
+	idle := f.idle
 	f.mu.Unlock()
-	f.idle.Stop()
+	if idle != nil {
+		idle.Stop()
+	}
 	f.srv.clock.RemoveProcessor(f)
 	f.srv.obs.ConnectionEnded(ConnectionConference)
 	f.srv.mu.Lock()
