@@ -109,6 +109,14 @@ type Config struct {
 	// InviteRateLimit limits new INVITEs per source address (503 with
 	// Retry-After beyond it). The zero value is off.
 	InviteRateLimit sip.RateLimit
+	// RequestRateLimit limits, per source address, the out-of-dialog
+	// requests other than INVITE, ACK and CANCEL (OPTIONS, REGISTER,
+	// scanner sweeps, garbage): beyond it they are dropped before parsing,
+	// without an answer. The zero value means the default, 50 per second
+	// with a burst of 100 (far above a phone's or a proxy's OPTIONS
+	// keep-alives); a negative Rate turns it off. TrustedProxies are
+	// exempt.
+	RequestRateLimit sip.RateLimit
 	// InboundAuth, when not nil, requires digest authentication of
 	// inbound INVITEs.
 	InboundAuth *sip.InboundAuth
@@ -168,6 +176,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
+	}
+	switch {
+	case c.RequestRateLimit.Rate == 0 && c.RequestRateLimit.Burst == 0:
+		c.RequestRateLimit.Rate, c.RequestRateLimit.Burst = 50, 100
+	case c.RequestRateLimit.Rate < 0:
+		c.RequestRateLimit = sip.RateLimit{} // off
 	}
 	if c.TraceRetention <= 0 {
 		c.TraceRetention = 10 * time.Minute
@@ -303,21 +317,22 @@ func New(cfg Config) (*Server, error) {
 	s.confs = make(map[*Conference]struct{})
 	s.finished = finishedSessions{max: cfg.TraceSessions, keep: cfg.TraceRetention, onTimer: s.expireTraces}
 	s.agent, err = sip.NewAgent(sip.Config{
-		ListenAddr:      cfg.SIPAddr,
-		PublicHost:      cfg.PublicIP,
-		Logger:          cfg.Logger,
-		Trunks:          cfg.Trunks,
-		NoAnswerTimeout: cfg.NoAnswerTimeout,
-		OnInvite:        s.onInvite,
-		Draining:        s.draining.Load,
-		AllowedSources:  cfg.AllowedSources,
-		TrustedProxies:  cfg.TrustedProxies,
-		InviteRateLimit: cfg.InviteRateLimit,
-		InboundAuth:     cfg.InboundAuth,
-		RetryAfter:      cfg.RetryAfter,
-		TLS:             cfg.TLS,
-		TLSAddr:         cfg.TLSAddr,
-		SRTP:            cfg.SRTP,
+		ListenAddr:       cfg.SIPAddr,
+		PublicHost:       cfg.PublicIP,
+		Logger:           cfg.Logger,
+		Trunks:           cfg.Trunks,
+		NoAnswerTimeout:  cfg.NoAnswerTimeout,
+		OnInvite:         s.onInvite,
+		Draining:         s.draining.Load,
+		AllowedSources:   cfg.AllowedSources,
+		TrustedProxies:   cfg.TrustedProxies,
+		InviteRateLimit:  cfg.InviteRateLimit,
+		RequestRateLimit: cfg.RequestRateLimit,
+		InboundAuth:      cfg.InboundAuth,
+		RetryAfter:       cfg.RetryAfter,
+		TLS:              cfg.TLS,
+		TLSAddr:          cfg.TLSAddr,
+		SRTP:             cfg.SRTP,
 	})
 	if err != nil {
 		s.cancelBase()

@@ -84,8 +84,9 @@
 //	callback             newCall, callEvent, getIvrCommand, callNotify, callAnswered,
 //	                     sessionCompleted, recordingReady
 //	reason (RTP)         malformed, foreign, unknown_payload
-//	reason (SIP)         not_allowed, rate_limited, draining, challenged, auth_failed,
-//	                     invalid, tls_handshake_failed, max_sessions
+//	reason (SIP)         not_allowed, rate_limited, request_rate_limited, draining,
+//	                     challenged, auth_failed, invalid, tls_handshake_failed,
+//	                     max_sessions
 //	source               file, tts
 //
 // Every series of the event metrics exists from New on, at 0.

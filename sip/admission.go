@@ -21,6 +21,7 @@ import (
 // agentStats are the counters behind Agent.Stats.
 type agentStats struct {
 	notAllowed, rateLimited, draining atomic.Uint64
+	requestRateLimited                atomic.Uint64
 	challenged, authFailed, invalid   atomic.Uint64
 	tlsHandshakeFailed                atomic.Uint64
 }
@@ -31,6 +32,7 @@ func (a *Agent) Stats() Stats {
 	s := Stats{
 		NotAllowed:         a.stats.notAllowed.Load(),
 		RateLimited:        a.stats.rateLimited.Load(),
+		RequestRateLimited: a.stats.requestRateLimited.Load(),
 		Draining:           a.stats.draining.Load(),
 		Challenged:         a.stats.challenged.Load(),
 		AuthFailed:         a.stats.authFailed.Load(),
@@ -89,9 +91,15 @@ func netAddrIP(addr net.Addr) netip.Addr {
 // a source outside AllowedSources only responses, ACKs with a To tag (one
 // may acknowledge a final response of ours that made no dialog) and
 // requests of one of our dialogs (by Call-ID and To tag) pass; the rest is
-// dropped and counted, before it costs a parse or a transaction.
+// dropped and counted, before it costs a parse or a transaction. From an
+// allowed source, out-of-dialog requests other than INVITE, ACK and CANCEL
+// take a token of RequestRateLimit, and are dropped without one.
 func (a *Agent) admitRaw(msg []byte, src netip.Addr) bool {
-	if a.allowedAddr(src) || bytes.HasPrefix(msg, []byte("SIP/")) {
+	if bytes.HasPrefix(msg, []byte("SIP/")) {
+		return true
+	}
+	allowed := a.allowedAddr(src)
+	if allowed && (a.reqLim == nil || a.trusted(src)) {
 		return true
 	}
 	hdr := msg
@@ -108,11 +116,25 @@ func (a *Agent) admitRaw(msg []byte, src netip.Addr) bool {
 		}
 	})
 	tag := rawTag(to)
-	if tag != "" && (bytes.HasPrefix(msg, []byte("ACK ")) || callID != "" && a.findDialog(callID, tag) != nil) {
+	ack := bytes.HasPrefix(msg, []byte("ACK "))
+	if tag != "" && (ack || callID != "" && a.findDialog(callID, tag) != nil) {
 		return true
 	}
-	a.stats.notAllowed.Add(1)
-	return false
+	if !allowed {
+		a.stats.notAllowed.Add(1)
+		return false
+	}
+	if ack || bytes.HasPrefix(msg, []byte("INVITE ")) || bytes.HasPrefix(msg, []byte("CANCEL ")) {
+		return true // INVITEs have InviteRateLimit; ACK and CANCEL belong to one
+	}
+	if ok, _ := a.reqLim.allow(src, a.clk.Now()); !ok {
+		if a.stats.requestRateLimited.Add(1)%1000 == 1 {
+			a.log.Info("sip: dropping requests over the request rate limit", keyRemoteAddr, src.String(),
+				"dropped", a.stats.requestRateLimited.Load())
+		}
+		return false
+	}
+	return true
 }
 
 // rawTag returns the tag parameter of a raw To value (name-addr or

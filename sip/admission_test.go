@@ -436,3 +436,65 @@ func TestInvalidCounted(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestRequestRateLimit: with RequestRateLimit Rate 1 Burst 2, a source's
+// out-of-dialog OPTIONS, REGISTER and garbage share one bucket of 3; the
+// rest are dropped without an answer and counted. INVITEs (which have
+// their own limit), CANCELs and the requests of a dialog are never
+// limited; a token comes back each second on the fake clock; a trusted
+// proxy is exempt.
+func TestRequestRateLimit(t *testing.T) {
+	clk := newFakeClock()
+	app := newInboundApp(t)
+	answerAll(app)
+	a := startAgent(t, Config{OnInvite: app.OnInvite, RequestRateLimit: RateLimit{Rate: 1, Burst: 2}}, agentOpts{clk: clk})
+	p := newUDPPeer(t, a)
+	options := func() {
+		start, h := rawRequest(p, "OPTIONS", "sip:bob@"+p.agentHost())
+		p.send(start, h, "")
+	}
+	options()
+	p.expect(200)
+	start, h := rawRequest(p, "REGISTER", "sip:"+p.agentHost())
+	p.send(start, h, "")
+	p.expect(405)
+	p.sendRaw("GARBAGE  / SIP/2.0\r\nVia: SIP/2.0/UDP " + p.host + ";branch=z9hG4bKx\r\n\r\n")
+	p.expect(400)
+	for range 5 { // over the limit: silence
+		options()
+	}
+	waitFor(t, "5 drops", func() bool { return a.Stats().RequestRateLimited == 5 })
+	p.noMessage()
+
+	// A call and its in-dialog requests pass while the source is limited.
+	d := p.newDialog()
+	d.invite(sdpOffer(30000, "0"))
+	p.expect(100)
+	d.established(p.expect(200))
+	d.ack(1, "")
+	d.req("BYE", "")
+	p.expect(200)
+	if n := a.Stats().RequestRateLimited; n != 5 {
+		t.Fatalf("RequestRateLimited %d after a call, want 5", n)
+	}
+
+	clk.Advance(time.Second) // one token back
+	options()
+	p.expect(200)
+	options()
+	waitFor(t, "6 drops", func() bool { return a.Stats().RequestRateLimited == 6 })
+	p.noMessage()
+
+	// A trusted proxy is exempt.
+	b := startAgent(t, Config{OnInvite: app.OnInvite, RequestRateLimit: RateLimit{Rate: 1},
+		TrustedProxies: []netip.Prefix{loopback}}, agentOpts{clk: newFakeClock()})
+	q := newUDPPeer(t, b)
+	for range 5 {
+		start, h := rawRequest(q, "OPTIONS", "sip:bob@"+q.agentHost())
+		q.send(start, h, "")
+		q.expect(200)
+	}
+	if n := b.Stats().RequestRateLimited; n != 0 {
+		t.Fatalf("trusted proxy: RequestRateLimited %d", n)
+	}
+}

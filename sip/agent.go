@@ -44,6 +44,7 @@ type Agent struct {
 
 	stats   agentStats
 	limiter *rateLimiter  // nil when InviteRateLimit is off
+	reqLim  *rateLimiter  // nil when RequestRateLimit is off
 	digest  *digestServer // nil without InboundAuth
 
 	ready  chan struct{} // closed once bound
@@ -91,6 +92,7 @@ func NewAgent(cfg Config) (*Agent, error) {
 		done:      make(chan struct{}),
 		dialogs:   make(map[string]*call),
 		limiter:   newRateLimiter(cfg.InviteRateLimit),
+		reqLim:    newRateLimiter(cfg.RequestRateLimit),
 		digest:    newDigestServer(cfg.InboundAuth),
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())

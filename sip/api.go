@@ -243,6 +243,16 @@ type Config struct {
 	// address: beyond it an INVITE gets 503 with Retry-After and is counted
 	// in Stats.RateLimited. The zero value turns it off (the default).
 	InviteRateLimit RateLimit
+	// RequestRateLimit limits, per source address, the out-of-dialog
+	// requests other than INVITE, ACK and CANCEL: OPTIONS, REGISTER,
+	// SUBSCRIBE, unknown methods, stale in-dialog requests, and requests
+	// that would be answered 400 statelessly. Beyond it they are dropped
+	// before they are parsed, without an answer (a scanner's sweep or an
+	// OPTIONS flood then costs a read and a map lookup, and gets no
+	// traffic back), and counted in Stats.RequestRateLimited. Sources in
+	// TrustedProxies are exempt. The zero value turns it off (the default
+	// of this package; mediaserver.Config turns it on).
+	RequestRateLimit RateLimit
 	// InboundAuth, when non-nil, demands digest authentication (RFC 3261
 	// §22, RFC 8760) of out-of-dialog INVITEs from sources outside
 	// TrustedProxies. Requests inside a dialog are not challenged.
@@ -326,6 +336,9 @@ type Stats struct {
 	NotAllowed uint64
 	// RateLimited: INVITEs answered 503 for Config.InviteRateLimit.
 	RateLimited uint64
+	// RequestRateLimited: other out-of-dialog requests dropped for
+	// Config.RequestRateLimit.
+	RequestRateLimited uint64
 	// Draining: INVITEs and OPTIONS answered 503 because the agent is
 	// draining (Config.Draining) or closing.
 	Draining uint64

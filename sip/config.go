@@ -105,20 +105,25 @@ func (c *Config) securityDefaults() []error {
 	case c.RetryAfter < 0:
 		bad("RetryAfter", "negative")
 	}
-	rl := &c.InviteRateLimit
-	switch {
-	case rl.Rate < 0 || math.IsNaN(rl.Rate) || rl.Rate > 1e6:
-		bad("InviteRateLimit.Rate", "must be between 0 and 1e6")
-	case rl.Burst < 0 || rl.Burst > 1e6:
-		bad("InviteRateLimit.Burst", "must be between 0 and 1e6")
-	case rl.Rate == 0 && rl.Burst > 0:
-		bad("InviteRateLimit.Burst", "set without a Rate")
-	}
-	switch {
-	case rl.MaxSources == 0:
-		rl.MaxSources = defaultMaxSources
-	case rl.MaxSources < 0:
-		bad("InviteRateLimit.MaxSources", "negative")
+	for _, l := range []struct {
+		name string
+		rl   *RateLimit
+	}{{"InviteRateLimit", &c.InviteRateLimit}, {"RequestRateLimit", &c.RequestRateLimit}} {
+		rl := l.rl
+		switch {
+		case rl.Rate < 0 || math.IsNaN(rl.Rate) || rl.Rate > 1e6:
+			bad(l.name+".Rate", "must be between 0 and 1e6")
+		case rl.Burst < 0 || rl.Burst > 1e6:
+			bad(l.name+".Burst", "must be between 0 and 1e6")
+		case rl.Rate == 0 && rl.Burst > 0:
+			bad(l.name+".Burst", "set without a Rate")
+		}
+		switch {
+		case rl.MaxSources == 0:
+			rl.MaxSources = defaultMaxSources
+		case rl.MaxSources < 0:
+			bad(l.name+".MaxSources", "negative")
+		}
 	}
 	if c.InboundAuth != nil {
 		ia := *c.InboundAuth

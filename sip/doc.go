@@ -53,7 +53,10 @@
 // (Config.AllowedSources: a silent drop, before sipgo parses or creates a
 // transaction), draining (503), the per-source INVITE rate limit (503),
 // digest authentication of INVITEs (401, 403), then validation and the
-// call. Config.TrustedProxies skip the rate limit and authentication.
+// call. Other out-of-dialog requests (OPTIONS, REGISTER, garbage) take a
+// token of the per-source request rate limit after the allow-list, and
+// are dropped unanswered without one (Config.RequestRateLimit).
+// Config.TrustedProxies skip the rate limits and authentication.
 // Every 503 the agent sends carries Retry-After (Config.RetryAfter).
 // Agent.Stats counts the refusals by reason; the rate limiter's table is
 // bounded by RateLimit.MaxSources.

@@ -69,6 +69,7 @@ func TestOptions(t *testing.T) {
 		{[]string{"-callback-url", "http://x", "-allow-sources", "10.0.0.0/8,bogus"}, nil, "-allow-sources"},
 		{[]string{"-callback-url", "http://x", "-auth-users", "/nonexistent/users"}, nil, "-auth-users"},
 		{[]string{"-callback-url", "http://x", "-invite-rate", "-1"}, nil, "must not be negative"},
+		{[]string{"-callback-url", "http://x", "-request-burst", "-1"}, nil, "must not be negative"},
 	}
 	for _, tt := range bad {
 		_, err := parseOptions(tt.args, func(k string) string { return tt.env[k] }, io.Discard)

@@ -37,6 +37,8 @@ type options struct {
 	allowSources, trustedProxies    string
 	inviteRate                      float64
 	inviteBurst                     int
+	requestRate                     float64
+	requestBurst                    int
 	authRealm, authUsers            string
 	retryAfter                      time.Duration
 	inbandDTMF                      bool
@@ -82,6 +84,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of SIP proxies in front (always allowed, exempt from the rate limit and auth)")
 	fs.Float64Var(&o.inviteRate, "invite-rate", 0, "new INVITEs per second allowed per source address (0: no limit)")
 	fs.IntVar(&o.inviteBurst, "invite-burst", 10, "burst of the per-source INVITE rate limit")
+	fs.Float64Var(&o.requestRate, "request-rate", 50, "out-of-dialog requests other than INVITE (OPTIONS, REGISTER, ...) per second allowed per source address; beyond it they are dropped unanswered (0: no limit)")
+	fs.IntVar(&o.requestBurst, "request-burst", 100, "burst of the per-source request rate limit")
 	fs.StringVar(&o.authRealm, "auth-realm", "", "digest realm of inbound INVITE authentication (with -auth-users)")
 	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines; when set, inbound INVITEs need digest authentication")
 	fs.DurationVar(&o.retryAfter, "retry-after", 5*time.Second, "Retry-After of every 503 (draining, limits)")

@@ -22,6 +22,7 @@ type securityConfig struct {
 	allowSources   []netip.Prefix
 	trustedProxies []netip.Prefix
 	rate           sip.RateLimit
+	requestRate    sip.RateLimit
 	auth           *sip.InboundAuth
 }
 
@@ -40,6 +41,13 @@ func (o options) security() (securityConfig, error) {
 	}
 	if o.inviteRate > 0 {
 		sc.rate = sip.RateLimit{Rate: o.inviteRate, Burst: o.inviteBurst}
+	}
+	if o.requestRate < 0 || o.requestBurst < 0 {
+		return sc, errors.New("-request-rate and -request-burst must not be negative")
+	}
+	sc.requestRate = sip.RateLimit{Rate: -1} // off
+	if o.requestRate > 0 {
+		sc.requestRate = sip.RateLimit{Rate: o.requestRate, Burst: o.requestBurst}
 	}
 	switch o.srtp {
 	case "", "off":
