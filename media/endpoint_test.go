@@ -364,3 +364,36 @@ func TestInterleavedEventSource(t *testing.T) {
 		}
 	}
 }
+
+// TestFloodCostsNoMemory: a flood at a bridged leg allocates nothing per
+// packet, neither for the packets relayed nor for those dropped as flood,
+// so memory stays flat however long it lasts (TestFlood counts them).
+func TestFloodCostsNoMemory(t *testing.T) {
+	rig := newRig(t, true)
+	pa, pb := newPeer(t), newPeer(t)
+	a := rig.endpoint(t, EndpointConfig{})
+	b := rig.endpoint(t, EndpointConfig{})
+	a.SetRemote(remoteFor(pa, CodecPCMU, -1))
+	b.SetRemote(remoteFor(pb, CodecPCMU, -1))
+	Bridge(a, b)
+	buf := make([]byte, 12+160, 12+160+SRTPTailroom)
+	now := time.Now()
+	i := 0
+	send := func() {
+		h := RTPHeader{SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 1}
+		h.MarshalTo(buf)
+		a.receiveRTP(buf[:12+160], pa.addr(), now.Add(time.Duration(i)*time.Second/4000))
+		i++
+	}
+	for range 100 { // latch, lock and allocate the leg's lazy state first
+		send()
+	}
+	allocs := testing.AllocsPerRun(8000, send) // 2 s at 4000 packets/s
+	st := a.Stats()
+	if st.Flooded == 0 || st.PacketsIn == 0 {
+		t.Fatalf("the flood was not both relayed and dropped: %d in, %d flooded", st.PacketsIn, st.Flooded)
+	}
+	if allocs != 0 {
+		t.Fatalf("%.2f allocations per flooded packet, want 0", allocs)
+	}
+}
