@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -104,8 +105,59 @@ func checkHeaders(req *sip.Request) *rejection {
 		return reject(400, "Bad Request (CSeq method mismatch)")
 	case len(req.Recipient.Headers) > 0:
 		return reject(400, "Bad Request (headers in Request-URI)")
+	case sipScheme(req.Recipient.Scheme) && req.Recipient.Host == "":
+		return reject(400, "Bad Request (Request-URI without a host)")
+	case !viaOK(req.Via()):
+		return reject(400, "Bad Request (malformed Via)")
+	case !addressOK(req.From().Address), !addressOK(req.To().Address):
+		return reject(400, "Bad Request (malformed From or To URI)")
 	}
 	return nil
+}
+
+func sipScheme(s string) bool { return strings.EqualFold(s, "sip") || strings.EqualFold(s, "sips") }
+
+// viaOK reports whether the top Via names SIP/2.0, a transport and a host:
+// the response goes back along it.
+func viaOK(v *sip.ViaHeader) bool {
+	return strings.EqualFold(strings.TrimSpace(v.ProtocolName), "SIP") && strings.TrimSpace(v.ProtocolVersion) == "2.0" &&
+		strings.TrimSpace(v.Transport) != "" && hostOK(strings.TrimSpace(v.Host))
+}
+
+// hostOK reports whether h is a host name, an IPv4 address or an IPv6
+// reference by its characters (RFC 3261 §25.1: alphanumerics, '-', '.',
+// and ':' inside brackets; '_' too, which real PBX host names carry).
+func hostOK(h string) bool {
+	if h == "" {
+		return false
+	}
+	if strings.HasPrefix(h, "[") {
+		_, err := netip.ParseAddr(strings.Trim(h, "[]"))
+		return err == nil && strings.HasSuffix(h, "]")
+	}
+	for i := range len(h) {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == ':' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// addressOK reports whether a From or To URI has a scheme and, for sip and
+// sips, a host; another scheme (allowed there, RFC 3261 §20.20) must be
+// made of URI characters. sipgo keeps what it cannot parse as a URI
+// without a scheme.
+func addressOK(u sip.Uri) bool {
+	switch {
+	case u.Scheme == "":
+		return false
+	case sipScheme(u.Scheme):
+		return hostOK(strings.TrimSpace(u.Host))
+	}
+	// An absoluteURI has no white space, quotes or angle brackets (RFC
+	// 3986); with them, the header we echo would not parse.
+	return !strings.ContainsAny(u.String(), "<>\" \t\r\n")
 }
 
 func isTyped(h sip.Header) bool {

@@ -94,6 +94,11 @@ func TestRequestValidation(t *testing.T) {
 		{name: "bad cseq", method: "OPTIONS", hdrs: []string{"CSeq: 99999999999 OPTIONS"}, code: 400},
 		{name: "cseq method mismatch", method: "OPTIONS", hdrs: []string{"CSeq: 1 INFO"}, code: 400},
 		{name: "max-forwards 0 is for proxies", method: "OPTIONS", hdrs: []string{"Max-Forwards: 0"}, code: 200},
+		{name: "request-uri without host", method: "OPTIONS", ruri: "sip:", code: 400},
+		{name: "from without scheme", method: "OPTIONS", hdrs: []string{"From: :00:A;tag=1"}, code: 400},
+		{name: "from host with angle bracket", method: "OPTIONS", hdrs: []string{"From: sip:>tag=;tag=1"}, code: 400},
+		{name: "tel from is fine", method: "OPTIONS", hdrs: []string{"From: <tel:+15551234567>;tag=1"}, code: 200},
+		{name: "pbx host name with underscore", method: "OPTIONS", hdrs: []string{"From: <sip:100@my_pbx.example.com>;tag=1"}, code: 200},
 		{name: "multipart with sdp", method: "INVITE", hdrs: []string{"Content-Type: multipart/mixed;boundary=b1"},
 			body: "--b1\r\nContent-Type: application/sdp\r\n\r\n" + offer + "--b1\r\nContent-Type: application/isup\r\n\r\nxx\r\n--b1--\r\n", code: 404},
 	}
