@@ -43,9 +43,17 @@ type Agent struct {
 	txl    *sip.TransactionLayer
 
 	stats   agentStats
-	limiter *rateLimiter  // nil when InviteRateLimit is off
-	reqLim  *rateLimiter  // nil when RequestRateLimit is off
-	digest  *digestServer // nil without InboundAuth
+	limiter *rateLimiter // nil when InviteRateLimit is off
+	reqLim  *rateLimiter // nil when RequestRateLimit is off
+
+	// Sends to sipgo pass sendStart: after Close shut it, nothing new is
+	// handed to sipgo, which would otherwise open a fresh socket (and a
+	// reader goroutine nobody closes) for a message to a destination whose
+	// pooled connection Close already removed.
+	sendMu     sync.Mutex // guards sendClosed
+	sendClosed bool
+	sends      sync.WaitGroup
+	digest     *digestServer // nil without InboundAuth
 
 	ready  chan struct{} // closed once bound
 	done   chan struct{} // closed when Close begins
@@ -287,6 +295,10 @@ func (a *Agent) close() error {
 	a.mu.Unlock()
 
 	a.cancel()
+	a.sendMu.Lock()
+	a.sendClosed = true
+	a.sendMu.Unlock()
+	a.sends.Wait()
 	a.txl.Close()
 	var errs []error
 	for _, ln := range []net.Listener{tcp, tlsLn} {

@@ -103,7 +103,11 @@ func (a *Agent) fitTransport(req *sip.Request) {
 func (a *Agent) transact(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	a.fitTransport(req)
 	a.log.Debug("sip: send request", keyCallID, callIDOf(req), keyMethod, string(req.Method), keyRemoteAddr, req.Destination())
+	if !a.sendStart() {
+		return nil, errGateClosed
+	}
 	tx, err := a.txl.Request(ctx, req)
+	a.sendDone()
 	if err != nil {
 		return nil, fmt.Errorf("sip: send %s: %w: %w", req.Method, ErrTransport, err)
 	}
@@ -146,6 +150,10 @@ func (a *Agent) txError(m sip.RequestMethod, err error) error {
 // writeRequest sends a request outside any transaction (an ACK to a 2xx).
 func (a *Agent) writeRequest(req *sip.Request) error {
 	a.fitTransport(req)
+	if !a.sendStart() {
+		return errGateClosed
+	}
+	defer a.sendDone()
 	if err := a.tpl.WriteMsg(req); err != nil {
 		return fmt.Errorf("sip: send %s: %w: %w", req.Method, ErrTransport, err)
 	}
@@ -192,7 +200,12 @@ func (a *Agent) respond(tx *sip.ServerTx, req *sip.Request, code int, reason str
 
 func (a *Agent) sendResponse(tx *sip.ServerTx, res *sip.Response) error {
 	a.log.Debug("sip: send response", keyCallID, callIDOf(res), keyStatus, res.StatusCode, keyRemoteAddr, res.Destination())
-	if err := tx.Respond(res); err != nil {
+	if !a.sendStart() {
+		return errGateClosed
+	}
+	err := tx.Respond(res)
+	a.sendDone()
+	if err != nil {
 		a.log.Debug("sip: response not sent", keyCallID, callIDOf(res), keyStatus, res.StatusCode, keyErr, err)
 		return fmt.Errorf("sip: respond %d: %w: %w", res.StatusCode, ErrTransport, err)
 	}
@@ -266,3 +279,20 @@ func init() {
 		sip.UDPMTUSize = 65535
 	}
 }
+
+// sendStart admits one hand-over of a message to sipgo; it is false once
+// Close has shut the gate. A true return must be paired with sendDone.
+func (a *Agent) sendStart() bool {
+	a.sendMu.Lock()
+	defer a.sendMu.Unlock()
+	if a.sendClosed {
+		return false
+	}
+	a.sends.Add(1)
+	return true
+}
+
+func (a *Agent) sendDone() { a.sends.Done() }
+
+// errGateClosed is what a send after Close returns (wrapped in ErrClosed).
+var errGateClosed = fmt.Errorf("sip: agent closed: %w", ErrClosed)

@@ -202,7 +202,11 @@ func (c *call) inviteLocked() *sip.Request {
 // startInvite sends an INVITE in a new client transaction.
 func (c *call) startInvite(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
 	c.a.fitTransport(req)
+	if !c.a.sendStart() {
+		return nil, errGateClosed
+	}
 	tx, err := c.a.txl.Request(ctx, req)
+	c.a.sendDone()
 	if err != nil {
 		return nil, fmt.Errorf("sip: send INVITE: %w: %w", ErrTransport, err)
 	}

@@ -54,6 +54,10 @@ func (c *call) retransmit(p *pending2xx) {
 	p.retx = c.a.afterFunc(p.interval, func() { c.retransmit(p) })
 	c.mu.Unlock()
 	c.log.Debug("sip: retransmit 2xx", keyStatus, p.res.StatusCode)
+	if !c.a.sendStart() {
+		return
+	}
+	defer c.a.sendDone()
 	if err := p.tx.Respond(p.res); err != nil {
 		// The transaction is gone (Timer L): the TU still owns the 2xx.
 		_ = c.a.tpl.WriteMsg(p.res)
