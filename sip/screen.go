@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"hash/fnv"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -311,6 +312,18 @@ func (a *Agent) preprocess(m sip.Message) {
 	}
 	if req.Transport() == "UDP" && !via.Params.Has("rport") {
 		via.Params.Add("rport", "")
+	}
+	// RFC 3261 §18.2.1: received when the sent-by host is not the source.
+	// Besides being in the response, it is where sipgo opens a new
+	// connection when a TCP or TLS request's own connection closed before
+	// the response (§18.2.2): the source, never a sent-by host the peer
+	// chose (a black hole, or a third party to connect to). A received
+	// the peer put there itself is replaced.
+	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
+		src := ap.Addr().Unmap()
+		if h, err := netip.ParseAddr(strings.Trim(via.Host, "[]")); err != nil || h.Unmap() != src || via.Params.Has("received") {
+			via.Params.Add("received", src.String())
+		}
 	}
 	branch, _ := via.Params.Get("branch")
 	if strings.HasPrefix(branch, sip.RFC3261BranchMagicCookie) && len(branch) > len(sip.RFC3261BranchMagicCookie) {

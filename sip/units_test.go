@@ -271,3 +271,36 @@ func TestServeReturnsWhenAListenerFails(t *testing.T) {
 		t.Fatal("Serve did not return")
 	}
 }
+
+// TestPreprocessReceived: a request whose top Via names a host other than
+// its source gets received=<source> (RFC 3261 §18.2.1), so that a new TCP
+// connection for its response (when its own closed) goes to the source and
+// never to a host the peer chose; a received the peer wrote itself is
+// replaced, and a Via that already names the source is left alone.
+func TestPreprocessReceived(t *testing.T) {
+	a := &Agent{}
+	parser := sip.NewParser(sip.WithHeadersParsers(lenientHeaderParsers()))
+	for _, tc := range []struct {
+		via, transport, src, want string
+	}{
+		{"SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKa", "TCP", "127.0.0.1:40000", "127.0.0.1"},
+		{"SIP/2.0/TLS host.example.com;branch=z9hG4bKa", "TLS", "127.0.0.1:40000", "127.0.0.1"},
+		{"SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKa;received=192.0.2.7", "TCP", "127.0.0.1:40000", "127.0.0.1"},
+		{"SIP/2.0/UDP [::1]:5060;branch=z9hG4bKa", "UDP", "[::1]:40000", ""},
+		{"SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKa", "TCP", "127.0.0.1:40000", ""},
+	} {
+		m, err := parser.ParseSIP([]byte("OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: " + tc.via +
+			"\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := m.(*sip.Request)
+		req.SetTransport(tc.transport)
+		req.SetSource(tc.src)
+		a.preprocess(req)
+		got, _ := req.Via().Params.Get("received")
+		if got != tc.want {
+			t.Errorf("Via %q from %s: received %q, want %q", tc.via, tc.src, got, tc.want)
+		}
+	}
+}
