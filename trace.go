@@ -174,12 +174,14 @@ func shorten(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// mermaidText makes text safe inside a Mermaid message: no newlines, no
-// semicolons or hashes (which end or escape a statement).
+// mermaidText makes text safe inside a Mermaid message: no line breaks,
+// and ';' and '#' (which end a statement or start an entity) as Mermaid's
+// entity codes #59; and #35;, which it shows as the characters.
 func mermaidText(s string) string {
-	r := strings.NewReplacer("\n", " ", "\r", " ", ";", ",", "#", "nr ", "%%", "%")
-	return r.Replace(s)
+	return mermaidEscaper.Replace(s)
 }
+
+var mermaidEscaper = strings.NewReplacer("\n", " ", "\r", " ", "#", "#35;", ";", "#59;", "%%", "%")
 
 // mermaid renders the trace as a Mermaid sequence diagram.
 func (t *trace) mermaid() string {
