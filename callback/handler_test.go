@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/mediaserver-go/mediaserver"
+
+	"github.com/mediaserver-go/mediaserver/internal/testnet"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -485,9 +487,7 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 // 4xx does not.
 func TestFallbackURL(t *testing.T) {
 	s := loadSpec(t)
-	refused := httptest.NewServer(http.NotFoundHandler())
-	refusedURL := refused.URL
-	refused.Close()
+	refusedURL := "http://" + testnet.RefusingAddr(t)
 	failing := newFakeApp(t, s, fixed(502, `bad gateway`))
 	slow := newFakeApp(t, s, func(r *http.Request, _ string, _ []byte) (int, string) {
 		<-r.Context().Done()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"github.com/mediaserver-go/mediaserver/internal/testnet"
 )
 
 func invite(t *testing.T, a *Agent, target string, rec *recorder, codecs ...Codec) *OutboundCall {
@@ -107,9 +109,7 @@ func TestOutboundFailures(t *testing.T) {
 	}
 
 	// TCP to a closed port fails at once.
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	closed := l.Addr().String()
-	l.Close()
+	closed := testnet.RefusingAddr(t)
 	_, err := a.Invite(context.Background(), InviteRequest{Target: "sip:x@" + closed + ";transport=tcp",
 		Local: LocalMedia{Addr: mustAddr("127.0.0.1"), Port: 42000}}, rec)
 	if !errors.Is(err, ErrTransport) {
