@@ -166,7 +166,8 @@ func run(o options) error {
 	if o.info != "" {
 		b, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "sip": srv.SIPAddr().String(), "http": ln.Addr().String()})
 		tmp := o.info + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		err := os.WriteFile(tmp, b, 0o644)
+		if err == nil {
 			err = os.Rename(tmp, o.info)
 		}
 		if err != nil {
