@@ -111,8 +111,28 @@ func checkHeaders(req *sip.Request) *rejection {
 		return reject(400, "Bad Request (malformed Via)")
 	case !addressOK(req.From().Address), !addressOK(req.To().Address):
 		return reject(400, "Bad Request (malformed From or To URI)")
+	case !paramsOK(req.From().Params), !paramsOK(req.To().Params):
+		return reject(400, "Bad Request (malformed From or To parameter)")
 	}
 	return nil
+}
+
+// paramsOK reports whether the parameters of a From or To are well formed
+// (RFC 3261 §25.1): every name is a token, and the tag, when present, has
+// a token for value. sipgo keeps a malformed one as a name with '=' in it,
+// which it echoes as something else.
+func paramsOK(p sip.HeaderParams) bool {
+	for _, kv := range p {
+		// White space around '=' is allowed (RFC 4475 §3.1.1.1).
+		k, v := strings.TrimSpace(kv.K), strings.TrimSpace(kv.V)
+		if k == "" && v == "" {
+			continue // sipgo's trace of white space before a ';'
+		}
+		if !isToken(k) || strings.EqualFold(k, "tag") && !isToken(v) {
+			return false
+		}
+	}
+	return true
 }
 
 func sipScheme(s string) bool { return strings.EqualFold(s, "sip") || strings.EqualFold(s, "sips") }

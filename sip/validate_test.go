@@ -97,6 +97,8 @@ func TestRequestValidation(t *testing.T) {
 		{name: "request-uri without host", method: "OPTIONS", ruri: "sip:", code: 400},
 		{name: "from without scheme", method: "OPTIONS", hdrs: []string{"From: :00:A;tag=1"}, code: 400},
 		{name: "from host with angle bracket", method: "OPTIONS", hdrs: []string{"From: sip:>tag=;tag=1"}, code: 400},
+		{name: "malformed from parameter", method: "OPTIONS", hdrs: []string{"From: <sip:a@example.com>;tag=0="}, code: 400},
+		{name: "white space around the tag's = is fine", method: "OPTIONS", hdrs: []string{"From: <sip:a@example.com> ; tag = 7"}, code: 200},
 		{name: "tel from is fine", method: "OPTIONS", hdrs: []string{"From: <tel:+15551234567>;tag=1"}, code: 200},
 		{name: "pbx host name with underscore", method: "OPTIONS", hdrs: []string{"From: <sip:100@my_pbx.example.com>;tag=1"}, code: 200},
 		{name: "multipart with sdp", method: "INVITE", hdrs: []string{"Content-Type: multipart/mixed;boundary=b1"},
