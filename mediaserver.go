@@ -112,10 +112,11 @@ type Config struct {
 	// RequestRateLimit limits, per source address, the out-of-dialog
 	// requests other than INVITE, ACK and CANCEL (OPTIONS, REGISTER,
 	// scanner sweeps, garbage): beyond it they are dropped before parsing,
-	// without an answer. The zero value means the default, 50 per second
-	// with a burst of 100 (far above a phone's or a proxy's OPTIONS
-	// keep-alives); a negative Rate turns it off. TrustedProxies are
-	// exempt.
+	// without an answer. The zero value means the default, 500 per second
+	// with a burst of 1000: far above what a phone sends, and above the
+	// keep-alives of thousands of phones behind one proxy that is not in
+	// TrustedProxies, while a flood costs at most that many parses a
+	// second. A negative Rate turns it off. TrustedProxies are exempt.
 	RequestRateLimit sip.RateLimit
 	// InboundAuth, when not nil, requires digest authentication of
 	// inbound INVITEs.
@@ -179,7 +180,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	switch {
 	case c.RequestRateLimit.Rate == 0 && c.RequestRateLimit.Burst == 0:
-		c.RequestRateLimit.Rate, c.RequestRateLimit.Burst = 50, 100
+		c.RequestRateLimit.Rate, c.RequestRateLimit.Burst = 500, 1000
 	case c.RequestRateLimit.Rate < 0:
 		c.RequestRateLimit = sip.RateLimit{} // off
 	}
