@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,13 +175,16 @@ func TestIvrBadPhrases(t *testing.T) {
 			{Format: "telepathy"},
 			file("missing"),
 			file("corrupt.wav"),
+			file("corrupt.mp3"),
 			{Format: "url", URL: web.URL + "/gone.wav"},
 			{Format: "url", URL: web.URL + "/page"},
 			file("good"),
 		}}, nil
 	}
-	srv := startServer(t, h)
+	logs := &skipLog{}
+	srv := startServer(t, h, func(c *mediaserver.Config) { c.Logger = slog.New(logs) })
 	putPrompt(t, srv, "corrupt.wav", []byte("RIFF\x10\x00\x00\x00WAVEjunkjunkjunk"))
+	putPrompt(t, srv, "corrupt.mp3", append([]byte("ID3\x03\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00"), bytes.Repeat([]byte{0x55}, 600)...))
 	putPrompt(t, srv, "good.wav", toneWAV(700, time.Second))
 	call, err := caller.Dial(ctx, serverURI(srv, "ivr"), mediaservertest.DialOptions{})
 	if err != nil {
@@ -206,6 +211,53 @@ func TestIvrBadPhrases(t *testing.T) {
 	if reasons[1] != "commandCompleted" {
 		t.Errorf("second getIvrCommand reason %q, want commandCompleted", reasons[1])
 	}
+	// One clear log line per bad phrase, naming it and why.
+	for _, want := range []string{"googletts", "telepathy", "missing", "corrupt.wav", "corrupt.mp3", "/gone.wav", "/page"} {
+		if !logs.has(want) {
+			t.Errorf("no \"phrase skipped\" log line names %q; got:\n%s", want, strings.Join(logs.lines(), "\n"))
+		}
+	}
+}
+
+// skipLog is a slog.Handler that keeps the "phrase skipped" lines, as
+// text, for the test to read.
+type skipLog struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (l *skipLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *skipLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *skipLog) WithGroup(string) slog.Handler            { return l }
+func (l *skipLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "phrase skipped" {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	l.mu.Lock()
+	l.recs = append(l.recs, b.String())
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *skipLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.recs...)
+}
+
+func (l *skipLog) has(s string) bool {
+	for _, line := range l.lines() {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // ivrHandler answers newCall with ivr and getIvrCommand with the commands
