@@ -137,11 +137,12 @@ func paramsOK(p sip.HeaderParams) bool {
 
 func sipScheme(s string) bool { return strings.EqualFold(s, "sip") || strings.EqualFold(s, "sips") }
 
-// viaOK reports whether the top Via names SIP/2.0, a transport and a host:
-// the response goes back along it.
+// viaOK reports whether the top Via names SIP/2.0. Its transport and host
+// are not checked: sipgo loses them from forms RFC 3261 allows (white
+// space around '/', or before ';' after a port), and responses to such a
+// request still go to its source address.
 func viaOK(v *sip.ViaHeader) bool {
-	return strings.EqualFold(strings.TrimSpace(v.ProtocolName), "SIP") && strings.TrimSpace(v.ProtocolVersion) == "2.0" &&
-		strings.TrimSpace(v.Transport) != "" && hostOK(strings.TrimSpace(v.Host))
+	return strings.EqualFold(strings.TrimSpace(v.ProtocolName), "SIP") && strings.TrimSpace(v.ProtocolVersion) == "2.0"
 }
 
 // hostOK reports whether h is a host name, an IPv4 address or an IPv6

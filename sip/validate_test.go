@@ -97,6 +97,8 @@ func TestRequestValidation(t *testing.T) {
 		{name: "request-uri without host", method: "OPTIONS", ruri: "sip:", code: 400},
 		{name: "from without scheme", method: "OPTIONS", hdrs: []string{"From: :00:A;tag=1"}, code: 400},
 		{name: "from host with angle bracket", method: "OPTIONS", hdrs: []string{"From: sip:>tag=;tag=1"}, code: 400},
+		{name: "via with white space before ';'", method: "OPTIONS", hdrs: []string{"Via: SIP/2.0/UDP " + p.host + " ;branch=z9hG4bKsp"}, code: 200},
+		{name: "via that is not SIP/2.0", method: "OPTIONS", hdrs: []string{"Via: // 0"}, code: 400},
 		{name: "malformed from parameter", method: "OPTIONS", hdrs: []string{"From: <sip:a@example.com>;tag=0="}, code: 400},
 		{name: "white space around the tag's = is fine", method: "OPTIONS", hdrs: []string{"From: <sip:a@example.com> ; tag = 7"}, code: 200},
 		{name: "tel from is fine", method: "OPTIONS", hdrs: []string{"From: <tel:+15551234567>;tag=1"}, code: 200},
