@@ -22,8 +22,10 @@ import (
 type agentStats struct {
 	notAllowed, rateLimited, draining atomic.Uint64
 	requestRateLimited                atomic.Uint64
-	challenged, authFailed, invalid   atomic.Uint64
-	tlsHandshakeFailed                atomic.Uint64
+	// floodLogged is when (Unix ns) a request-rate drop was last logged.
+	floodLogged                     atomic.Int64
+	challenged, authFailed, invalid atomic.Uint64
+	tlsHandshakeFailed              atomic.Uint64
 }
 
 // Stats returns the counts of refused requests by reason. It is safe for
@@ -124,17 +126,34 @@ func (a *Agent) admitRaw(msg []byte, src netip.Addr) bool {
 		a.stats.notAllowed.Add(1)
 		return false
 	}
-	if ack || bytes.HasPrefix(msg, []byte("INVITE ")) || bytes.HasPrefix(msg, []byte("CANCEL ")) {
+	if unmetered(msg) {
 		return true // INVITEs have InviteRateLimit; ACK and CANCEL belong to one
 	}
-	if ok, _ := a.reqLim.allow(src, a.clk.Now()); !ok {
-		if a.stats.requestRateLimited.Add(1)%1000 == 1 {
-			a.log.Info("sip: dropping requests over the request rate limit", keyRemoteAddr, src.String(),
-				"dropped", a.stats.requestRateLimited.Load())
-		}
-		return false
+	return a.takeRequestToken(src)
+}
+
+// unmetered reports whether admitRaw lets msg through without a token of
+// RequestRateLimit: an INVITE, ACK or CANCEL.
+func unmetered(msg []byte) bool {
+	return bytes.HasPrefix(msg, []byte("INVITE ")) || bytes.HasPrefix(msg, []byte("ACK ")) || bytes.HasPrefix(msg, []byte("CANCEL "))
+}
+
+// takeRequestToken takes a token of RequestRateLimit for src (always true
+// when the limit is off or src is a trusted proxy); without one the
+// request is counted, and logged at most every 10 s.
+func (a *Agent) takeRequestToken(src netip.Addr) bool {
+	if a.reqLim == nil || a.trusted(src) {
+		return true
 	}
-	return true
+	now := a.clk.Now()
+	if ok, _ := a.reqLim.allow(src, now); ok {
+		return true
+	}
+	n := a.stats.requestRateLimited.Add(1)
+	if last := a.stats.floodLogged.Load(); now.UnixNano()-last >= int64(10*time.Second) && a.stats.floodLogged.CompareAndSwap(last, now.UnixNano()) {
+		a.log.Info("sip: dropping requests over the request rate limit", keyRemoteAddr, src.String(), "dropped", n)
+	}
+	return false
 }
 
 // rawTag returns the tag parameter of a raw To value (name-addr or

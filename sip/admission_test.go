@@ -463,7 +463,10 @@ func TestRequestRateLimit(t *testing.T) {
 	for range 5 { // over the limit: silence
 		options()
 	}
-	waitFor(t, "5 drops", func() bool { return a.Stats().RequestRateLimited == 5 })
+	// A malformed INVITE would get a stateless 400: that answer takes a
+	// token too.
+	p.sendRaw("INVITE  sip:x@" + p.agentHost() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.host + ";branch=z9hG4bKy\r\n\r\n")
+	waitFor(t, "6 drops", func() bool { return a.Stats().RequestRateLimited == 6 })
 	p.noMessage()
 
 	// A call and its in-dialog requests pass while the source is limited.
@@ -474,15 +477,15 @@ func TestRequestRateLimit(t *testing.T) {
 	d.ack(1, "")
 	d.req("BYE", "")
 	p.expect(200)
-	if n := a.Stats().RequestRateLimited; n != 5 {
-		t.Fatalf("RequestRateLimited %d after a call, want 5", n)
+	if n := a.Stats().RequestRateLimited; n != 6 {
+		t.Fatalf("RequestRateLimited %d after a call, want 6", n)
 	}
 
 	clk.Advance(time.Second) // one token back
 	options()
 	p.expect(200)
 	options()
-	waitFor(t, "6 drops", func() bool { return a.Stats().RequestRateLimited == 6 })
+	waitFor(t, "7 drops", func() bool { return a.Stats().RequestRateLimited == 7 })
 	p.noMessage()
 
 	// A trusted proxy is exempt.

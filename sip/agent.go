@@ -298,7 +298,16 @@ func (a *Agent) close() error {
 	a.sendMu.Lock()
 	a.sendClosed = true
 	a.sendMu.Unlock()
-	a.sends.Wait()
+	// A send can block: a TCP peer that stopped reading (sipgo sets no
+	// write deadline), or a dial. Closing the transports below ends those,
+	// so the wait is bounded.
+	sent := make(chan struct{})
+	go func() { a.sends.Wait(); close(sent) }()
+	select {
+	case <-sent:
+	case <-time.After(a.closeWait):
+		a.log.Warn("sip: Close did not wait for sends still blocked", "after", a.closeWait)
+	}
 	a.txl.Close()
 	var errs []error
 	for _, ln := range []net.Listener{tcp, tlsLn} {

@@ -249,9 +249,12 @@ type Config struct {
 	// that would be answered 400 statelessly. Beyond it they are dropped
 	// before they are parsed, without an answer (a scanner's sweep or an
 	// OPTIONS flood then costs a read and a map lookup, and gets no
-	// traffic back), and counted in Stats.RequestRateLimited. Sources in
-	// TrustedProxies are exempt. The zero value turns it off (the default
-	// of this package; mediaserver.Config turns it on).
+	// traffic back), and counted in Stats.RequestRateLimited. A request
+	// answered statelessly (400, 416, 505 ...) takes a token too, whatever
+	// its method. Sources in TrustedProxies are exempt; list a proxy in
+	// front there, as UDP sources can be forged to spend its tokens. The
+	// zero value turns it off (the default of this package;
+	// mediaserver.Config turns it on).
 	RequestRateLimit RateLimit
 	// InboundAuth, when non-nil, demands digest authentication (RFC 3261
 	// §22, RFC 8760) of out-of-dialog INVITEs from sources outside

@@ -54,6 +54,9 @@ func (g *guardPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, addr, nil
 		}
 		g.a.stats.invalid.Add(1)
+		if unmetered(data) && !g.a.takeRequestToken(netAddrIP(addr)) {
+			continue // a stateless answer costs a token, whatever the method
+		}
 		g.a.log.Debug("sip: rejected unparsable datagram", keyStatus, code, keyRemoteAddr, addr.String())
 		if reply := statelessReply(data, code, reason); reply != nil {
 			if _, err := g.PacketConn.WriteTo(reply, addr); err != nil {
@@ -232,6 +235,9 @@ func (g *guardConn) reject(msg []byte, code int, reason string) {
 	g.a.log.Debug("sip: rejected unparsable stream message", keyStatus, code, keyRemoteAddr, g.RemoteAddr().String())
 	if bytes.HasPrefix(msg, []byte("SIP/")) {
 		return // never answer a response
+	}
+	if unmetered(msg) && !g.a.takeRequestToken(g.src) {
+		return // a stateless answer costs a token, whatever the method
 	}
 	if reply := statelessReply(msg, code, reason); reply != nil {
 		if _, err := g.Conn.Write(reply); err != nil {
