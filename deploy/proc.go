@@ -26,7 +26,7 @@ type Proc struct {
 // Kill reaches the workers a program such as Kamailio forks), with output
 // to dir/name.log. env is added to the environment, whose MEDIASERVER_
 // variables are dropped so that only the flags given count. The process
-// is killed if this one dies (Pdeathsig).
+// is killed if this one dies (Pdeathsig, on Linux).
 func startProc(dir, name string, env []string, path string, args ...string) (*Proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
@@ -42,7 +42,7 @@ func startProc(dir, name string, env []string, path string, args ...string) (*Pr
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
