@@ -22,10 +22,10 @@ import (
 type agentStats struct {
 	notAllowed, rateLimited, draining atomic.Uint64
 	requestRateLimited                atomic.Uint64
-	// floodLogged is when (Unix ns) a request-rate drop was last logged.
-	floodLogged                     atomic.Int64
-	challenged, authFailed, invalid atomic.Uint64
-	tlsHandshakeFailed              atomic.Uint64
+	challenged, authFailed, invalid   atomic.Uint64
+	tlsHandshakeFailed                atomic.Uint64
+
+	floodLogged atomic.Int64 // when (Unix ns) a request-rate drop was last logged
 }
 
 // Stats returns the counts of refused requests by reason. It is safe for
