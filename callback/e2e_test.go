@@ -246,6 +246,9 @@ func TestE2EFallbacks(t *testing.T) {
 	if !strings.Contains(line, "sessionId="+str(nc, "sessionId")) || !strings.Contains(line, r.app.URL()+"/newCall") || !strings.Contains(line, "status 500") {
 		t.Errorf("the server's log line for the failed newCall does not name the session, URL and status:\n%s", line)
 	}
+	// alice's sessionCompleted is delivered from the adapter's queue
+	// (decision 16), so it may come after bob's newCall unless bob waits.
+	r.app.wait(ctx, "sessionCompleted", 0)
 
 	bob := r.phone("bob", 1800)
 	cb, err := bob.Dial(ctx, r.uri("ivr"), mediaservertest.DialOptions{})
