@@ -17,20 +17,14 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/goleak"
+
+	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
-// TestMain checks for goroutine leaks with one exception, a sipgo bug we
-// have not fixed: now and then (about one run in eight of this package
-// under load, also before the changes of 2026-11-27) sipgo answers a UDP
-// request through a UDP socket it opens itself (bound to 0.0.0.0) instead
-// of the listener, and that socket, orphaned from sipgo's connection pool
-// when the listener takes its pool entry back, is not closed by the
-// transport layer's Close, so its reader outlives the agent. Only that
-// reader is ignored (TransportUDP.readUDPConnection: sockets sipgo opened,
-// never the agent's listener, whose reader is readListenerConnection
-// alone); every other goroutine still fails the run.
+// TestMain checks for goroutine leaks, with leak.Options' one exception
+// (a sipgo bug).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransportUDP).readUDPConnection"))
+	goleak.VerifyTestMain(m, leak.Options()...)
 }
 
 // waitTimeout bounds every wait of the tests; generous for a loaded CI.

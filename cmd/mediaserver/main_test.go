@@ -27,10 +27,12 @@ import (
 	"github.com/mediaserver-go/mediaserver/callback"
 	"github.com/mediaserver-go/mediaserver/mediaservertest"
 	"go.uber.org/goleak"
+
+	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leak.Options()...)
 }
 
 func TestOptions(t *testing.T) {

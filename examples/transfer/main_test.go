@@ -4,10 +4,12 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leak.Options()...)
 }
 
 // TestDemo runs the whole demo in-process: three phones, the transfer and

@@ -11,10 +11,12 @@ import (
 	"github.com/mediaserver-go/mediaserver"
 	"github.com/mediaserver-go/mediaserver/callback"
 	"go.uber.org/goleak"
+
+	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leak.Options()...)
 }
 
 // TestDemo runs the whole demo: the server with the webhook adapter posting

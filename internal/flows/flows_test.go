@@ -13,10 +13,12 @@ import (
 	"github.com/mediaserver-go/mediaserver"
 	"github.com/mediaserver-go/mediaserver/callback"
 	"go.uber.org/goleak"
+
+	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leak.Options()...)
 }
 
 func post(t *testing.T, h http.Handler, path, body, secret string) (int, string) {
