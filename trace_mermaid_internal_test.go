@@ -2,6 +2,7 @@ package mediaserver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +59,7 @@ func CheckMermaidForTest(t *testing.T, diagrams ...string) {
 	tmp := t.TempDir()
 	args := []string{"--input-type=module", "-e", mermaidScript}
 	for i, d := range diagrams {
-		name := filepath.Join(tmp, "d"+string(rune('a'+i%26))+".mmd")
+		name := filepath.Join(tmp, fmt.Sprintf("d%d.mmd", i))
 		if err := os.WriteFile(name, []byte(d), 0o600); err != nil {
 			t.Fatal(err)
 		}
