@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the module for a while: scripts/fuzz.sh [DURATION]
-# (default 5s, as CI does; use 10m for a real session). Each target runs
-# alone (go test -fuzz takes one target per run). Findings land in the
-# package's testdata/fuzz directory and fail the run.
+# Runs every fuzz target of the module for a while: scripts/fuzz.sh [BUDGET]
+# BUDGET is a -fuzztime value: a count of executions (default 30000x, as CI
+# does) or a duration (10m for a real session). Each target runs alone
+# (go test -fuzz takes one target per run). Findings land in the package's
+# testdata/fuzz directory and fail the run.
+#
+# CI uses a count, not a duration: Go 1.26's fuzz coordinator can report a
+# bare "context deadline exceeded" failure when a duration -fuzztime ends
+# while a worker is mid-execution on a loaded machine (golang/go#75804, fixed
+# in Go 1.27). A count has no deadline to race. A long duration run can
+# still hit it; a failure that wrote no input to testdata/fuzz is that bug.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-d="${1:-5s}"
+d="${1:-30000x}"
 fail=0
 while read -r file target; do
   pkg="./$(dirname "$file")"
