@@ -55,6 +55,10 @@ type APIConfig struct {
 	MaxBodySize int64
 	// MaxPromptSize bounds prompt uploads (PUT /promptfile). Default 64 MiB.
 	MaxPromptSize int64
+	// UploadIdleTimeout abandons a prompt upload whose client sends
+	// nothing for this long (a stalled or dead client would otherwise hold
+	// a connection and a temp file for ever). Default 30 s.
+	UploadIdleTimeout time.Duration
 
 	// Metrics, when set, serves GET /metrics without authentication.
 	Metrics http.Handler
@@ -115,6 +119,9 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	}
 	if cfg.MaxBodySize <= 0 {
 		cfg.MaxBodySize = 64 << 10
+	}
+	if cfg.UploadIdleTimeout <= 0 {
+		cfg.UploadIdleTimeout = 30 * time.Second
 	}
 	if cfg.MaxPromptSize <= 0 {
 		cfg.MaxPromptSize = 64 << 20

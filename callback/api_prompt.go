@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mediaserver-go/mediaserver"
 )
@@ -87,17 +89,68 @@ func (a *API) putPrompt(w http.ResponseWriter, r *http.Request, name string) {
 			fmt.Sprintf("%s bytes is over the limit of %d", strconv.FormatInt(r.ContentLength, 10), a.cfg.MaxPromptSize))
 		return
 	}
-	body := bufio.NewReader(r.Body)
-	if _, err := body.Peek(1); err != nil {
+	idle := &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: a.cfg.UploadIdleTimeout, ok: true}
+	defer idle.clear()
+	body := bufio.NewReader(idle)
+	if _, err := body.Peek(1); err != nil && !errors.Is(err, io.EOF) {
+		a.uploadCut(w, r, name, 0, err)
+		return
+	} else if err != nil {
 		writeError(w, http.StatusBadRequest, codeInvalidRequest, "empty body")
 		return
 	}
 	if _, err := a.srv.PutPrompt(r.Context(), name, body, a.cfg.MaxPromptSize); err != nil {
-		if errors.Is(err, mediaserver.ErrTooLarge) {
+		switch {
+		case errors.Is(err, mediaserver.ErrTooLarge):
 			w.Header().Set("Connection", "close")
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded), r.Context().Err() != nil:
+			a.uploadCut(w, r, name, idle.n, err)
+			return
 		}
 		a.fail(w, r, "promptfile", err)
 		return
 	}
 	a.ok(w, okResponse{})
+}
+
+// uploadCut answers an upload the client cut off or let stall: the client's
+// fault, not the server's, so a warning rather than an error, and the
+// connection is closed. The store has already removed its temp file.
+func (a *API) uploadCut(w http.ResponseWriter, r *http.Request, name string, n int64, err error) {
+	a.log.Warn("api: prompt upload abandoned", "file", name, "bytes", n, "remoteAddr", r.RemoteAddr, logErr, err)
+	w.Header().Set("Connection", "close")
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		writeError(w, http.StatusRequestTimeout, codeInvalidRequest,
+			fmt.Sprintf("upload stalled: nothing received for %s", a.cfg.UploadIdleTimeout))
+		return
+	}
+	writeError(w, http.StatusBadRequest, codeInvalidRequest, "upload incomplete")
+}
+
+// idleReader moves the connection's read deadline idle ahead before every
+// Read, so an upload that stops arriving fails with os.ErrDeadlineExceeded
+// instead of holding its connection and temp file for ever. n counts the
+// bytes read.
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+	ok   bool // the connection takes read deadlines
+	n    int64
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	if ir.ok && ir.rc.SetReadDeadline(time.Now().Add(ir.idle)) != nil {
+		ir.ok = false
+	}
+	n, err := ir.r.Read(p)
+	ir.n += int64(n)
+	return n, err
+}
+
+// clear lifts the deadline again for the next request on the connection.
+func (ir *idleReader) clear() {
+	if ir.ok {
+		_ = ir.rc.SetReadDeadline(time.Time{})
+	}
 }
