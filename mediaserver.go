@@ -119,7 +119,8 @@ type Config struct {
 	// second. A negative Rate turns it off. TrustedProxies are exempt.
 	RequestRateLimit sip.RateLimit
 	// InboundAuth, when not nil, requires digest authentication of
-	// inbound INVITEs.
+	// inbound INVITEs, and locks a source that guesses passwords out
+	// (InboundAuth.MaxFailures, Lockout).
 	InboundAuth *sip.InboundAuth
 	// RetryAfter is the Retry-After of every 503. Default 5 s.
 	RetryAfter time.Duration

@@ -57,7 +57,7 @@ func newStatsDescs(namespace string, constLabels prometheus.Labels) *statsDescs 
 		cacheMisses:    desc("prompt_cache_misses_total", "Phrases read and decoded, or synthesized, by source: file or tts.", "source"),
 		promptFailures: desc("prompt_load_failures_total", "Phrases that could not be loaded."),
 
-		sipRefused: desc("sip_refused_requests_total", "SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited (INVITEs, 503), request_rate_limited (other out-of-dialog requests, dropped), draining, challenged (401), auth_failed (403), invalid (RFC 3261 §8.2), tls_handshake_failed, max_sessions (503 at Config.MaxSessions).", "reason"),
+		sipRefused: desc("sip_refused_requests_total", "SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited (INVITEs, 503), request_rate_limited (other out-of-dialog requests, dropped), draining, challenged (401), auth_failed (403), auth_locked (403 to a source locked out after failed authentications), invalid (RFC 3261 §8.2), tls_handshake_failed, max_sessions (503 at Config.MaxSessions).", "reason"),
 		flooded:    desc("rtp_flooded_packets_total", "RTP packets dropped because a leg sent faster than any phone does."),
 	}
 }
@@ -144,7 +144,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		v      uint64
 	}{
 		{"not_allowed", sp.NotAllowed}, {"rate_limited", sp.RateLimited}, {"request_rate_limited", sp.RequestRateLimited}, {"draining", sp.Draining},
-		{"challenged", sp.Challenged}, {"auth_failed", sp.AuthFailed}, {"invalid", sp.Invalid},
+		{"challenged", sp.Challenged}, {"auth_failed", sp.AuthFailed}, {"auth_locked", sp.AuthLocked}, {"invalid", sp.Invalid},
 		{"tls_handshake_failed", sp.TLSHandshakeFailed}, {"max_sessions", st.AtCapacity},
 	} {
 		counter(d.sipRefused, r.v, r.reason)

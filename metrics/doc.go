@@ -85,8 +85,8 @@
 //	                     sessionCompleted, recordingReady
 //	reason (RTP)         malformed, foreign, unknown_payload
 //	reason (SIP)         not_allowed, rate_limited, request_rate_limited, draining,
-//	                     challenged, auth_failed, invalid, tls_handshake_failed,
-//	                     max_sessions
+//	                     challenged, auth_failed, auth_locked, invalid,
+//	                     tls_handshake_failed, max_sessions
 //	source               file, tts
 //
 // Every series of the event metrics exists from New on, at 0.

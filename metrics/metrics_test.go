@@ -359,7 +359,7 @@ func fakeStats() mediaserver.Stats {
 			Ticks: 5000, Skipped: 2, MaxLag: 15 * time.Millisecond, LastLag: 250 * time.Microsecond, MaxWork: 3 * time.Millisecond,
 		},
 		Prompts: ivr.LibraryStats{FileHits: 20, FileMisses: 3, TTSHits: 4, TTSMisses: 1, Failures: 2},
-		SIP:     sip.Stats{NotAllowed: 1, RateLimited: 2, Draining: 3, Challenged: 4, AuthFailed: 5, Invalid: 6, TLSHandshakeFailed: 7, RequestRateLimited: 9},
+		SIP:     sip.Stats{NotAllowed: 1, RateLimited: 2, Draining: 3, Challenged: 4, AuthFailed: 5, Invalid: 6, TLSHandshakeFailed: 7, RequestRateLimited: 9, AuthLocked: 10},
 
 		AtCapacity: 8,
 	}
@@ -454,9 +454,10 @@ mediaserver_sessions_active 3
 # HELP mediaserver_rtp_flooded_packets_total RTP packets dropped because a leg sent faster than any phone does.
 # TYPE mediaserver_rtp_flooded_packets_total counter
 mediaserver_rtp_flooded_packets_total 13
-# HELP mediaserver_sip_refused_requests_total SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited (INVITEs, 503), request_rate_limited (other out-of-dialog requests, dropped), draining, challenged (401), auth_failed (403), invalid (RFC 3261 §8.2), tls_handshake_failed, max_sessions (503 at Config.MaxSessions).
+# HELP mediaserver_sip_refused_requests_total SIP requests refused, by reason: not_allowed (source outside the allow-list, dropped), rate_limited (INVITEs, 503), request_rate_limited (other out-of-dialog requests, dropped), draining, challenged (401), auth_failed (403), auth_locked (403 to a source locked out after failed authentications), invalid (RFC 3261 §8.2), tls_handshake_failed, max_sessions (503 at Config.MaxSessions).
 # TYPE mediaserver_sip_refused_requests_total counter
 mediaserver_sip_refused_requests_total{reason="auth_failed"} 5
+mediaserver_sip_refused_requests_total{reason="auth_locked"} 10
 mediaserver_sip_refused_requests_total{reason="challenged"} 4
 mediaserver_sip_refused_requests_total{reason="draining"} 3
 mediaserver_sip_refused_requests_total{reason="invalid"} 6
@@ -484,8 +485,8 @@ mediaserver_sip_refused_requests_total{reason="tls_handshake_failed"} 7
 	}
 	// The collector describes exactly what it collects.
 	// Labelled metrics send more than one series: dropped 3, cache hits
-	// and misses 2 each, SIP refusals 9.
-	if want := len(names) + 2 + 1 + 1 + 8; testutil.CollectAndCount(m.attached) != want {
+	// and misses 2 each, SIP refusals 10.
+	if want := len(names) + 2 + 1 + 1 + 9; testutil.CollectAndCount(m.attached) != want {
 		t.Errorf("collector sends %d series, want %d", testutil.CollectAndCount(m.attached), want)
 	}
 	// One Stats call per scrape, whatever the number of metrics.

@@ -23,6 +23,7 @@ type agentStats struct {
 	notAllowed, rateLimited, draining atomic.Uint64
 	requestRateLimited                atomic.Uint64
 	challenged, authFailed, invalid   atomic.Uint64
+	authLocked                        atomic.Uint64
 	tlsHandshakeFailed                atomic.Uint64
 
 	floodLogged atomic.Int64 // when (Unix ns) a request-rate drop was last logged
@@ -38,11 +39,15 @@ func (a *Agent) Stats() Stats {
 		Draining:           a.stats.draining.Load(),
 		Challenged:         a.stats.challenged.Load(),
 		AuthFailed:         a.stats.authFailed.Load(),
+		AuthLocked:         a.stats.authLocked.Load(),
 		Invalid:            a.stats.invalid.Load(),
 		TLSHandshakeFailed: a.stats.tlsHandshakeFailed.Load(),
 	}
 	if a.limiter != nil {
 		s.RateLimitSources = a.limiter.size()
+	}
+	if a.digest != nil {
+		s.AuthLockSources = a.digest.lock.size()
 	}
 	return s
 }
@@ -201,7 +206,14 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 	if a.digest == nil {
 		return "", true
 	}
-	user, rej := a.digest.check(req, src, a.clk.Now())
+	now := a.clk.Now()
+	if a.digest.lock.refuse(src, now) {
+		a.stats.authLocked.Add(1)
+		a.log.Debug("sip: INVITE from a locked-out source", keyCallID, callIDOf(req), keyRemoteAddr, req.Source())
+		_ = a.respond(tx, req, 403, "Forbidden", nil, sip.GenerateTagN(10))
+		return "", false
+	}
+	user, rej := a.digest.check(req, src, now)
 	if rej == nil {
 		return user, true
 	}
@@ -210,7 +222,12 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 		a.stats.challenged.Add(1)
 	case 403:
 		a.stats.authFailed.Add(1)
-		a.log.Debug("sip: INVITE with wrong credentials", keyCallID, callIDOf(req), keyRemoteAddr, req.Source(), "user", user)
+		if n, locked := a.digest.lock.fail(src, now); locked {
+			a.log.Warn("sip: source locked out after failed authentications", keyRemoteAddr, req.Source(),
+				"user", user, "failures", n, "lockout", a.cfg.InboundAuth.Lockout)
+		} else {
+			a.log.Debug("sip: INVITE with wrong credentials", keyCallID, callIDOf(req), keyRemoteAddr, req.Source(), "user", user, "failures", n)
+		}
 	default:
 		a.stats.invalid.Add(1)
 	}

@@ -329,6 +329,18 @@ type InboundAuth struct {
 	// both, SHA-256 first (RFC 8760 §2.4); use {"MD5"} for old phones that
 	// read only the first challenge.
 	Algorithms []string
+	// MaxFailures is how many wrong credentials (a wrong password or an
+	// unknown user, answered 403) one source address may send within
+	// Lockout before it is locked out: while locked, every INVITE from it
+	// gets 403 unchecked, so password guessing stops, and the lock ends
+	// Lockout after the failure that set it. Only credentials on a valid
+	// nonce of ours count, and nonces are bound to the source address, so
+	// a forged source address cannot lock a phone out. Default 10;
+	// negative turns the lockout off.
+	MaxFailures int
+	// Lockout is how long failures are remembered and a lock lasts.
+	// Default 5 minutes.
+	Lockout time.Duration
 }
 
 // Stats counts the requests the agent refused, by reason, since NewAgent.
@@ -350,6 +362,9 @@ type Stats struct {
 	Challenged uint64
 	// AuthFailed: INVITEs answered 403 for a wrong user or password.
 	AuthFailed uint64
+	// AuthLocked: INVITEs answered 403 unchecked because their source is
+	// locked out after InboundAuth.MaxFailures failures.
+	AuthLocked uint64
 	// Invalid: requests refused by validation (RFC 3261 §8.2: 400, 415,
 	// 416, 420, 501, 505 ...), statelessly or not.
 	Invalid uint64
@@ -358,6 +373,9 @@ type Stats struct {
 	// RateLimitSources is the number of sources the rate limiter tracks now
 	// (a gauge; at most RateLimit.MaxSources).
 	RateLimitSources int
+	// AuthLockSources is the number of sources with recent failed
+	// authentications, locked out or not (a gauge).
+	AuthLockSources int
 }
 
 // DialogHandler receives the events of one call. Its methods are called on

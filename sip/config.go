@@ -24,6 +24,9 @@ const (
 	defaultRetryAfter = 5 * time.Second
 	defaultMaxSources = 10000
 	defaultNonceLife  = 5 * time.Minute
+	// Inbound digest lockout (InboundAuth.MaxFailures, Lockout).
+	defaultMaxAuthFailures = 10
+	defaultAuthLockout     = 5 * time.Minute
 )
 
 // withDefaults returns a copy of c with defaults filled in, or the
@@ -197,6 +200,15 @@ func (ia *InboundAuth) withDefaults() []error {
 	ia.Users = maps.Clone(ia.Users)
 	if strings.ContainsAny(ia.Realm, "\"\\\r\n") {
 		bad("Realm", "must not contain quotes, backslashes or line breaks")
+	}
+	if ia.MaxFailures == 0 {
+		ia.MaxFailures = defaultMaxAuthFailures
+	}
+	switch {
+	case ia.Lockout == 0:
+		ia.Lockout = defaultAuthLockout
+	case ia.Lockout < 0:
+		bad("Lockout", "negative")
 	}
 	switch {
 	case ia.NonceLifetime == 0:

@@ -56,6 +56,8 @@ type digestServer struct {
 	lifetime time.Duration
 	algs     []string
 
+	lock *authLock // nil with the lockout off
+
 	mu   sync.Mutex // guards uses
 	uses map[string]nonceUse
 }
@@ -75,7 +77,7 @@ func newDigestServer(ia *InboundAuth) *digestServer {
 		lookup = func(u string) (string, bool) { p, ok := users[u]; return p, ok }
 	}
 	return &digestServer{realm: ia.Realm, lookup: lookup, secret: ia.Secret, lifetime: ia.NonceLifetime,
-		algs: ia.Algorithms, uses: make(map[string]nonceUse)}
+		algs: ia.Algorithms, lock: newAuthLock(ia.MaxFailures, ia.Lockout), uses: make(map[string]nonceUse)}
 }
 
 func (d *digestServer) mac(issued, rnd []byte, src netip.Addr) []byte {

@@ -73,6 +73,20 @@ func TestOptions(t *testing.T) {
 		{[]string{"-callback-url", "http://x", "-invite-rate", "-1"}, nil, "must not be negative"},
 		{[]string{"-callback-url", "http://x", "-request-burst", "-1"}, nil, "must not be negative"},
 	}
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("100:secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad = append(bad, []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-callback-url", "http://x", "-auth-users", users, "-auth-algorithms", "SHA-256,MD4"}, nil, "-auth-algorithms"},
+		{[]string{"-callback-url", "http://x", "-auth-users", users, "-auth-algorithms", " , "}, nil, "-auth-algorithms"},
+		{[]string{"-callback-url", "http://x", "-auth-users", users, "-auth-max-failures", "0"}, nil, "-auth-max-failures"},
+		{[]string{"-callback-url", "http://x", "-auth-users", users, "-auth-lockout", "0s"}, nil, "-auth-lockout"},
+	}...)
 	for _, tt := range bad {
 		_, err := parseOptions(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -82,6 +96,21 @@ func TestOptions(t *testing.T) {
 	o, err = parseOptions([]string{"-callback-url", "http://x", "-peers", " a=http://10.0.0.1:8080, b=http://10.0.0.2:8080/ "}, func(string) string { return "" }, io.Discard)
 	if peers, perr := o.peerMap(); err != nil || perr != nil || len(peers) != 2 || peers["a"] != "http://10.0.0.1:8080" || peers["b"] != "http://10.0.0.2:8080/" {
 		t.Errorf("-peers: %v, %v, %v", peers, err, perr)
+	}
+	for flag, want := range map[string]string{"": "SHA-256,MD5", "md5": "MD5", " MD5 , sha-256 ": "MD5,SHA-256"} {
+		args := []string{"-callback-url", "http://x", "-auth-users", users}
+		if flag != "" {
+			args = append(args, "-auth-algorithms", flag)
+		}
+		o, err := parseOptions(args, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatalf("parseOptions(%q): %v", args, err)
+		}
+		sc, err := o.security()
+		if err != nil || sc.auth == nil || strings.Join(sc.auth.Algorithms, ",") != want || sc.auth.Users["100"] != "secret" ||
+			sc.auth.MaxFailures != 10 || sc.auth.Lockout != 5*time.Minute {
+			t.Errorf("-auth-algorithms %q: %+v, %v, want %s", flag, sc.auth, err, want)
+		}
 	}
 	for _, ok := range [][]string{
 		{"-callback-url", "http://x", "-api-addr", "0.0.0.0:8080", "-api-token", "t"},

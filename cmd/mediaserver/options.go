@@ -40,6 +40,9 @@ type options struct {
 	requestRate                     float64
 	requestBurst                    int
 	authRealm, authUsers            string
+	authAlgorithms                  string
+	authMaxFailures                 int
+	authLockout                     time.Duration
 	retryAfter                      time.Duration
 	inbandDTMF                      bool
 }
@@ -88,6 +91,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.requestBurst, "request-burst", 1000, "burst of the per-source request rate limit")
 	fs.StringVar(&o.authRealm, "auth-realm", "", "digest realm of inbound INVITE authentication (with -auth-users)")
 	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines; when set, inbound INVITEs need digest authentication")
+	fs.IntVar(&o.authMaxFailures, "auth-max-failures", 10, "wrong passwords one source address may send before it is locked out of inbound INVITEs (-1: no lockout)")
+	fs.DurationVar(&o.authLockout, "auth-lockout", 5*time.Minute, "how long a locked-out source stays locked after its last try, and how long failures are remembered")
+	fs.StringVar(&o.authAlgorithms, "auth-algorithms", "SHA-256,MD5", "digest algorithms of the inbound challenge, one WWW-Authenticate each in this order (SHA-256, MD5); MD5 alone for old phones that read only the first challenge")
 	fs.DurationVar(&o.retryAfter, "retry-after", 5*time.Second, "Retry-After of every 503 (draining, limits)")
 	fs.BoolVar(&o.inbandDTMF, "inband-dtmf", false, "detect DTMF tones in the audio of callers without telephone-event")
 	fs.Usage = func() {

@@ -88,7 +88,27 @@ func (o options) security() (securityConfig, error) {
 		if err != nil {
 			return sc, fmt.Errorf("-auth-users: %w", err)
 		}
-		sc.auth = &sip.InboundAuth{Realm: o.authRealm, Users: users}
+		var algs []string
+		for a := range strings.SplitSeq(o.authAlgorithms, ",") {
+			switch a = strings.ToUpper(strings.TrimSpace(a)); a {
+			case "SHA-256", "MD5":
+				algs = append(algs, a)
+			case "":
+			default:
+				return sc, fmt.Errorf("-auth-algorithms: %q is not SHA-256 or MD5", a)
+			}
+		}
+		if len(algs) == 0 {
+			return sc, errors.New("-auth-algorithms: none given")
+		}
+		if o.authMaxFailures == 0 || o.authMaxFailures < -1 {
+			return sc, errors.New("-auth-max-failures: at least 1, or -1 for no lockout")
+		}
+		if o.authLockout <= 0 {
+			return sc, errors.New("-auth-lockout: must be positive")
+		}
+		sc.auth = &sip.InboundAuth{Realm: o.authRealm, Users: users, Algorithms: algs,
+			MaxFailures: o.authMaxFailures, Lockout: o.authLockout}
 	}
 	return sc, nil
 }

@@ -1,0 +1,131 @@
+package sip
+
+import (
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestInboundDigestLockout guesses passwords over SIP: after MaxFailures
+// wrong ones the source gets 403 for everything, the right password
+// included, until Lockout has passed since its last try; the lock is
+// logged once, as a warning.
+func TestInboundDigestLockout(t *testing.T) {
+	clk := newFakeClock()
+	app := newInboundApp(t)
+	answerAll(app)
+	var logs lockedBuffer
+	a := startAgent(t, Config{OnInvite: app.OnInvite,
+		Logger:      slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		InboundAuth: &InboundAuth{Realm: "media.test", Users: map[string]string{"alice": "s3cret"}, MaxFailures: 3, Lockout: time.Minute}},
+		agentOpts{clk: clk})
+	p := newUDPPeer(t, a)
+	ruri := "sip:bob@" + p.agentHost()
+	ch := inviteAndAck(t, p)
+	nc := 0
+	try := func(user, pass string) int {
+		t.Helper()
+		nc++
+		return inviteAndAck(t, p, authorize(t, ch, "MD5", ruri, user, pass, nc)).StatusCode
+	}
+	for i, up := range [][2]string{{"alice", "123456"}, {"root", "s3cret"}} {
+		if code := try(up[0], up[1]); code != 403 {
+			t.Fatalf("guess %d: %d", i+1, code)
+		}
+	}
+	// Below the limit the right password still works.
+	nc++
+	d, _ := establish(t, p, app, sdpOffer(30000, "0"), authorize(t, ch, "MD5", ruri, "alice", "s3cret", nc))
+	d.req("BYE", "")
+	p.expect(200)
+	app.rec.expect("end")
+	if code := try("alice", "password"); code != 403 { // the third: locked now
+		t.Fatalf("third guess: %d", code)
+	}
+	if code := try("alice", "s3cret"); code != 403 {
+		t.Fatalf("right password while locked: %d", code)
+	}
+	if res := inviteAndAck(t, p); res.StatusCode != 403 || res.GetHeader("WWW-Authenticate") != nil {
+		t.Fatalf("no credentials while locked: %d, want 403 without a challenge", res.StatusCode)
+	}
+	// Trying again keeps the lock: 50 s, then 50 s more, still locked.
+	clk.Advance(50 * time.Second)
+	if code := try("alice", "s3cret"); code != 403 {
+		t.Fatalf("after 50 s: %d", code)
+	}
+	clk.Advance(50 * time.Second)
+	if code := try("alice", "s3cret"); code != 403 {
+		t.Fatalf("after 100 s with tries: %d", code)
+	}
+	// A quiet minute lifts it.
+	clk.Advance(time.Minute)
+	ch = inviteAndAck(t, p)
+	if ch.StatusCode != 401 {
+		t.Fatalf("after the lockout: %d, want a challenge", ch.StatusCode)
+	}
+	d, _ = establish(t, p, app, sdpOffer(30000, "0"), authorize(t, ch, "MD5", ruri, "alice", "s3cret", 1))
+	d.req("BYE", "")
+	p.expect(200)
+	app.rec.expect("end")
+
+	s := a.Stats()
+	if s.AuthFailed != 3 || s.AuthLocked != 4 {
+		t.Errorf("stats %+v, want AuthFailed 3, AuthLocked 4", s)
+	}
+	if n := strings.Count(logs.String(), `level=WARN msg="sip: source locked out after failed authentications"`); n != 1 {
+		t.Errorf("%d lockout warnings, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "failures=3") {
+		t.Errorf("the warning does not count the failures:\n%s", logs.String())
+	}
+}
+
+// TestAuthLock checks the lockout table alone: sources are independent,
+// failures are forgotten after the window, the table is bounded, and a
+// nil table (lockout off) never locks.
+func TestAuthLock(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	l := newAuthLock(2, time.Minute)
+	if _, locked := l.fail(a, now); locked || l.refuse(a, now) {
+		t.Fatal("locked after one failure")
+	}
+	if n, locked := l.fail(a, now); !locked || n != 2 || !l.refuse(a, now) {
+		t.Fatalf("second failure: %d, %v", n, locked)
+	}
+	if l.refuse(b, now) {
+		t.Fatal("another source locked")
+	}
+	if _, locked := l.fail(b, now.Add(2*time.Minute)); locked || l.refuse(a, now.Add(2*time.Minute)) {
+		t.Fatal("lock not lifted after the window")
+	}
+	// Failures spread wider than the window never add up.
+	for i := range 10 {
+		if _, locked := l.fail(a, now.Add(time.Duration(10+2*i)*time.Minute)); locked {
+			t.Fatalf("locked by failures %d minutes apart", 2)
+		}
+	}
+
+	// Bounded: a full table of recent failures counts no new source, and
+	// makes room once they age.
+	big := newAuthLock(1_000_000, time.Minute)
+	for i := range maxLockSources {
+		big.fail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), now)
+	}
+	if n, _ := big.fail(a, now); n != 0 || big.size() != maxLockSources {
+		t.Fatalf("full table: %d failures counted, %d sources", n, big.size())
+	}
+	if n, _ := big.fail(a, now.Add(time.Minute)); n != 1 || big.size() != 1 {
+		t.Fatalf("after the window: %d failures counted, %d sources", n, big.size())
+	}
+
+	var off *authLock = newAuthLock(-1, time.Minute)
+	for range 100 {
+		off.fail(a, now)
+	}
+	if off.refuse(a, now) || off.size() != 0 {
+		t.Fatal("lockout off locked")
+	}
+}
