@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -53,13 +54,15 @@ func (a *Agent) contact(user, transport string, sips bool) *sip.ContactHeader {
 // route sets the transport and next hop of an outgoing request: forced
 // (a trunk proxy, a TCP connection to reuse) or from the Route and
 // Request-URI as sipgo computes it. UDP requests leave from our listening
-// socket.
+// socket; TCP and TLS connections we open bind their port explicitly
+// (streamLaddr).
 func (a *Agent) route(req *sip.Request, transport, forced string) {
 	req.SetTransport(transport)
 	if forced != "" {
 		req.SetDestination(forced)
 	}
-	if transport == "UDP" {
+	switch transport {
+	case "UDP":
 		a.mu.Lock()
 		conn := a.udpConn
 		a.mu.Unlock()
@@ -67,6 +70,35 @@ func (a *Agent) route(req *sip.Request, transport, forced string) {
 			ua := conn.LocalAddr().(*net.UDPAddr)
 			req.Laddr = sip.Addr{IP: ua.IP, Port: ua.Port}
 		}
+	default:
+		req.Laddr = streamLaddr(req.Destination())
+	}
+}
+
+// streamLaddr is the local address of a TCP or TLS connection we open to
+// dest: the unspecified address of dest's family with port 0, so that the
+// dialer binds before it connects. Without the bind, Linux's connect()
+// shares an ephemeral port between connections to different peers, and a
+// connection of ours could get the port a peer on the same host (a local
+// proxy, a test phone) uses for its connection to us. sipgo keys its
+// connection pool by remote address and by the local address of the
+// connections it opens, so that peer's entry would point at our other
+// connection, and our responses to it would go to the wrong peer. A
+// bound port is never shared. For a host name (the family is known only
+// after sipgo resolves it) the kernel picks the port as before.
+func streamLaddr(dest string) sip.Addr {
+	host, _, err := net.SplitHostPort(dest)
+	if err != nil {
+		host = dest
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	switch {
+	case err != nil:
+		return sip.Addr{}
+	case ip.Unmap().Is4():
+		return sip.Addr{IP: net.IPv4zero}
+	default:
+		return sip.Addr{IP: net.IPv6unspecified}
 	}
 }
 
@@ -94,7 +126,7 @@ func (a *Agent) fitTransport(req *sip.Request) {
 		via.Transport = "TCP"
 	}
 	req.SetTransport("TCP")
-	req.Laddr = sip.Addr{}
+	req.Laddr = streamLaddr(req.Destination())
 }
 
 // transact sends req in a client transaction and returns its final

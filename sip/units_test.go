@@ -304,3 +304,23 @@ func TestPreprocessReceived(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamLaddr: TCP and TLS connections to an IP bind the unspecified
+// address of its family (port 0), so the kernel gives them a port of
+// their own; a host name leaves the choice to the dialer.
+func TestStreamLaddr(t *testing.T) {
+	for dest, want := range map[string]string{
+		"127.0.0.1:5060":         "0.0.0.0",
+		"10.1.2.3":               "0.0.0.0",
+		"[::1]:5061":             "::",
+		"[::ffff:10.0.0.1]:5060": "0.0.0.0",
+		"[fe80::1%eth0]:5060":    "::",
+		"pbx.example.com:5060":   "<nil>",
+		"":                       "<nil>",
+	} {
+		got := streamLaddr(dest)
+		if got.IP.String() != want || got.Port != 0 {
+			t.Errorf("streamLaddr(%q) = %v port %d, want %s port 0", dest, got.IP, got.Port, want)
+		}
+	}
+}
