@@ -187,7 +187,7 @@ func rawTag(to string) string {
 func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 	if a.draining() {
 		a.stats.draining.Add(1)
-		_ = a.respond(tx, req, 503, "Service Unavailable", nil, sip.GenerateTagN(10))
+		a.refuse(tx, req, 503, "Service Unavailable")
 		return "", false
 	}
 	src := sourceOf(req)
@@ -198,8 +198,7 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 		if ok, wait := a.limiter.allow(src, a.clk.Now()); !ok {
 			a.stats.rateLimited.Add(1)
 			a.log.Debug("sip: INVITE over the rate limit", keyCallID, callIDOf(req), keyRemoteAddr, req.Source())
-			_ = a.respond(tx, req, 503, "Service Unavailable (rate limit)", nil, sip.GenerateTagN(10),
-				a.retryAfter(wait))
+			a.refuse(tx, req, 503, "Service Unavailable (rate limit)", a.retryAfter(wait))
 			return "", false
 		}
 	}
@@ -210,7 +209,7 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 	if a.digest.lock.refuse(src, now) {
 		a.stats.authLocked.Add(1)
 		a.log.Debug("sip: INVITE from a locked-out source", keyCallID, callIDOf(req), keyRemoteAddr, req.Source())
-		_ = a.respond(tx, req, 403, "Forbidden", nil, sip.GenerateTagN(10))
+		a.refuse(tx, req, 403, "Forbidden")
 		return "", false
 	}
 	user, rej := a.digest.check(req, src, now)
@@ -231,8 +230,21 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 	default:
 		a.stats.invalid.Add(1)
 	}
-	_ = a.respond(tx, req, rej.code, rej.reason, nil, sip.GenerateTagN(10), rej.hdrs...)
+	a.refuse(tx, req, rej.code, rej.reason, rej.hdrs...)
 	return "", false
+}
+
+// refuse answers an out-of-dialog INVITE that admission refuses, as a
+// stateless UAS (RFC 3261 §8.2.7): the answer is sent once and the
+// transaction ends, so it is not retransmitted for 32 s waiting for an
+// ACK. A UAC whose answer is lost retransmits its INVITE and is answered
+// again. Otherwise every INVITE from a forged source address would make us
+// send that address about ten copies of a challenge (a reflection
+// amplifier), and a password guesser that never ACKs would hold a
+// transaction each.
+func (a *Agent) refuse(tx *sip.ServerTx, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
+	_ = a.respond(tx, req, code, reason, nil, sip.GenerateTagN(10), hdrs...)
+	tx.Terminate()
 }
 
 // retryAfter is the Retry-After header of a 503: Config.RetryAfter, or

@@ -129,3 +129,25 @@ func TestAuthLock(t *testing.T) {
 		t.Fatal("lockout off locked")
 	}
 }
+
+// TestRefusalIsStateless: a challenge to an INVITE that is never ACKed (a
+// scanner, or a forged source address) is sent once, not retransmitted
+// until Timer H, and the transaction is gone at once.
+func TestRefusalIsStateless(t *testing.T) {
+	app := newInboundApp(t)
+	answerAll(app)
+	a := startAgent(t, Config{OnInvite: app.OnInvite, InboundAuth: &InboundAuth{Users: map[string]string{"alice": "pw"}}}, agentOpts{})
+	p := newUDPPeer(t, a)
+	d := p.newDialog()
+	d.invite(sdpOffer(30000, "0"))
+	if res := p.response(true); res.StatusCode != 401 {
+		t.Fatalf("INVITE: %d", res.StatusCode)
+	}
+	// sipgo would retransmit a transactional 401 after T1 (500 ms), 1 s,
+	// 2 s ...; wait past the first two.
+	time.Sleep(1600 * time.Millisecond)
+	p.noMessage()
+	if s := a.Stats(); s.Challenged != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
