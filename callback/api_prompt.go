@@ -103,7 +103,7 @@ func (a *API) putPrompt(w http.ResponseWriter, r *http.Request, name string) {
 		switch {
 		case errors.Is(err, mediaserver.ErrTooLarge):
 			w.Header().Set("Connection", "close")
-		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded), r.Context().Err() != nil:
+		case idle.err != nil, r.Context().Err() != nil:
 			a.uploadCut(w, r, name, idle.n, err)
 			return
 		}
@@ -130,13 +130,15 @@ func (a *API) uploadCut(w http.ResponseWriter, r *http.Request, name string, n i
 // idleReader moves the connection's read deadline idle ahead before every
 // Read, so an upload that stops arriving fails with os.ErrDeadlineExceeded
 // instead of holding its connection and temp file for ever. n counts the
-// bytes read.
+// bytes read; err is the first error of the body other than EOF (a cut,
+// a stall, malformed chunking: all the client's doing).
 type idleReader struct {
 	r    io.Reader
 	rc   *http.ResponseController
 	idle time.Duration
 	ok   bool // the connection takes read deadlines
 	n    int64
+	err  error
 }
 
 func (ir *idleReader) Read(p []byte) (int, error) {
@@ -145,6 +147,9 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 	}
 	n, err := ir.r.Read(p)
 	ir.n += int64(n)
+	if err != nil && err != io.EOF && ir.err == nil {
+		ir.err = err
+	}
 	return n, err
 }
 

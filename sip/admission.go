@@ -221,7 +221,7 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 		a.stats.challenged.Add(1)
 	case 403:
 		a.stats.authFailed.Add(1)
-		if n, locked := a.digest.lock.fail(src, now); locked {
+		if n, locked := a.digest.lock.fail(src, branchOf(req), now); locked {
 			a.log.Warn("sip: source locked out after failed authentications", keyRemoteAddr, req.Source(),
 				"user", user, "failures", n, "lockout", a.cfg.InboundAuth.Lockout)
 		} else {

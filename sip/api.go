@@ -330,12 +330,14 @@ type InboundAuth struct {
 	// read only the first challenge.
 	Algorithms []string
 	// MaxFailures is how many wrong credentials (a wrong password or an
-	// unknown user, answered 403) one source address may send within
-	// Lockout before it is locked out: while locked, every INVITE from it
-	// gets 403 unchecked, so password guessing stops, and the lock ends
-	// Lockout after the failure that set it. Only credentials on a valid
-	// nonce of ours count, and nonces are bound to the source address, so
-	// a forged source address cannot lock a phone out. Default 10;
+	// unknown user, answered 403) one source (an IPv4 address, an IPv6
+	// /64) may send, each within Lockout of the one before, before it is
+	// locked out: while locked, every INVITE from it gets 403 unchecked,
+	// so password guessing stops, and the lock ends Lockout after the
+	// failure that set it (refused INVITEs do not extend it). Only
+	// credentials on a live nonce of ours count, and nonces are bound to
+	// the source address, so a forged source address cannot lock a phone
+	// out; a retransmitted INVITE is not a second failure. Default 10;
 	// negative turns the lockout off.
 	MaxFailures int
 	// Lockout is how long failures are remembered and a lock lasts.

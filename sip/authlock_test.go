@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -50,17 +51,13 @@ func TestInboundDigestLockout(t *testing.T) {
 	if res := inviteAndAck(t, p); res.StatusCode != 403 || res.GetHeader("WWW-Authenticate") != nil {
 		t.Fatalf("no credentials while locked: %d, want 403 without a challenge", res.StatusCode)
 	}
-	// Trying again keeps the lock: 50 s, then 50 s more, still locked.
+	// Trying again does not extend the lock (forged packets could keep a
+	// phone out): it lifts a minute after the failure that set it.
 	clk.Advance(50 * time.Second)
 	if code := try("alice", "s3cret"); code != 403 {
 		t.Fatalf("after 50 s: %d", code)
 	}
-	clk.Advance(50 * time.Second)
-	if code := try("alice", "s3cret"); code != 403 {
-		t.Fatalf("after 100 s with tries: %d", code)
-	}
-	// A quiet minute lifts it.
-	clk.Advance(time.Minute)
+	clk.Advance(10 * time.Second)
 	ch = inviteAndAck(t, p)
 	if ch.StatusCode != 401 {
 		t.Fatalf("after the lockout: %d, want a challenge", ch.StatusCode)
@@ -69,10 +66,19 @@ func TestInboundDigestLockout(t *testing.T) {
 	d.req("BYE", "")
 	p.expect(200)
 	app.rec.expect("end")
+	// A wrong password on an expired nonce is not a failure: it gets a
+	// fresh challenge, so an old nonce cannot be used to lock a source out.
+	clk.Advance(6 * time.Minute)
+	for i := range 5 {
+		r := inviteAndAck(t, p, authorize(t, ch, "MD5", ruri, "alice", "guess", 2+i))
+		if r.StatusCode != 401 || strings.Contains(r.GetHeader("WWW-Authenticate").Value(), "stale") {
+			t.Fatalf("wrong password on an expired nonce: %d\n%s", r.StatusCode, r)
+		}
+	}
 
 	s := a.Stats()
-	if s.AuthFailed != 3 || s.AuthLocked != 4 {
-		t.Errorf("stats %+v, want AuthFailed 3, AuthLocked 4", s)
+	if s.AuthFailed != 3 || s.AuthLocked != 3 {
+		t.Errorf("stats %+v, want AuthFailed 3, AuthLocked 3", s)
 	}
 	if n := strings.Count(logs.String(), `level=WARN msg="sip: source locked out after failed authentications"`); n != 1 {
 		t.Errorf("%d lockout warnings, want 1:\n%s", n, logs.String())
@@ -82,28 +88,41 @@ func TestInboundDigestLockout(t *testing.T) {
 	}
 }
 
-// TestAuthLock checks the lockout table alone: sources are independent,
-// failures are forgotten after the window, the table is bounded, and a
-// nil table (lockout off) never locks.
+// TestAuthLock checks the lockout table alone: sources are independent
+// (an IPv6 /64 is one source), a retransmission is not a second failure,
+// refusals do not extend a lock, failures are forgotten after the window,
+// the table is bounded, and a nil table (lockout off) never locks.
 func TestAuthLock(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
 	l := newAuthLock(2, time.Minute)
-	if _, locked := l.fail(a, now); locked || l.refuse(a, now) {
+	if _, locked := l.fail(a, "z9hG4bK-1", now); locked || l.refuse(a, now) {
 		t.Fatal("locked after one failure")
 	}
-	if n, locked := l.fail(a, now); !locked || n != 2 || !l.refuse(a, now) {
+	if n, locked := l.fail(a, "z9hG4bK-1", now); locked || n != 1 {
+		t.Fatalf("a retransmission counted: %d, %v", n, locked)
+	}
+	if n, locked := l.fail(a, "z9hG4bK-2", now); !locked || n != 2 || !l.refuse(a, now) {
 		t.Fatalf("second failure: %d, %v", n, locked)
 	}
 	if l.refuse(b, now) {
 		t.Fatal("another source locked")
 	}
-	if _, locked := l.fail(b, now.Add(2*time.Minute)); locked || l.refuse(a, now.Add(2*time.Minute)) {
-		t.Fatal("lock not lifted after the window")
+	// Refusals at 30 and 59 s do not move the end of the lock.
+	if !l.refuse(a, now.Add(30*time.Second)) || !l.refuse(a, now.Add(59*time.Second)) || l.refuse(a, now.Add(time.Minute)) {
+		t.Fatal("the lock did not end a minute after the failure that set it")
+	}
+	// An IPv6 /64 is one source.
+	l.fail(b, "v6-1", now)
+	if _, locked := l.fail(netip.MustParseAddr("2001:db8::ffff:1"), "v6-2", now); !locked || !l.refuse(netip.MustParseAddr("2001:db8::2"), now) {
+		t.Fatal("addresses of one /64 counted apart")
+	}
+	if l.refuse(netip.MustParseAddr("2001:db8:0:1::1"), now) {
+		t.Fatal("another /64 locked")
 	}
 	// Failures spread wider than the window never add up.
 	for i := range 10 {
-		if _, locked := l.fail(a, now.Add(time.Duration(10+2*i)*time.Minute)); locked {
+		if _, locked := l.fail(a, fmt.Sprint(i), now.Add(time.Duration(10+2*i)*time.Minute)); locked {
 			t.Fatalf("locked by failures %d minutes apart", 2)
 		}
 	}
@@ -112,18 +131,18 @@ func TestAuthLock(t *testing.T) {
 	// makes room once they age.
 	big := newAuthLock(1_000_000, time.Minute)
 	for i := range maxLockSources {
-		big.fail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), now)
+		big.fail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), "", now)
 	}
-	if n, _ := big.fail(a, now); n != 0 || big.size() != maxLockSources {
+	if n, _ := big.fail(a, "", now); n != 0 || big.size() != maxLockSources {
 		t.Fatalf("full table: %d failures counted, %d sources", n, big.size())
 	}
-	if n, _ := big.fail(a, now.Add(time.Minute)); n != 1 || big.size() != 1 {
+	if n, _ := big.fail(a, "", now.Add(time.Minute)); n != 1 || big.size() != 1 {
 		t.Fatalf("after the window: %d failures counted, %d sources", n, big.size())
 	}
 
 	var off *authLock = newAuthLock(-1, time.Minute)
 	for range 100 {
-		off.fail(a, now)
+		off.fail(a, "", now)
 	}
 	if off.refuse(a, now) || off.size() != 0 {
 		t.Fatal("lockout off locked")

@@ -143,10 +143,11 @@ func (d *digestServer) credentials(req *sip.Request) (*digest.Credentials, strin
 
 // check verifies the credentials of an INVITE from src. It returns the
 // user (also for a 403), and nil or the rejection to send: 401 with a
-// fresh challenge when there are no usable credentials or the nonce is not
-// ours, 401 stale=true for right credentials on an expired or already used
-// nonce, 403 for a wrong user or password, 400 when the digest URI is not
-// the Request-URI (RFC 2617 §3.2.2.5).
+// fresh challenge when there are no usable credentials, the nonce is not
+// ours, or the password is wrong on an expired nonce; 401 stale=true for
+// right credentials on an expired or already used nonce; 403 for a wrong
+// user or password on a live nonce; 400 when the digest URI is not the
+// Request-URI (RFC 2617 §3.2.2.5).
 func (d *digestServer) check(req *sip.Request, src netip.Addr, now time.Time) (string, *rejection) {
 	c, raw := d.credentials(req)
 	if c == nil || c.Userhash || c.Username == "" {
@@ -182,11 +183,19 @@ func (d *digestServer) check(req *sip.Request, src netip.Addr, now time.Time) (s
 	pass, known := d.lookup(c.Username)
 	want := digestResponse(alg, c.Username, d.realm, pass, string(req.Method), c.URI, c.Nonce, nc, c.Cnonce, c.QOP)
 	got := strings.ToLower(c.Response)
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 || !known {
-		return c.Username, reject(403, "Forbidden")
-	}
+	right := subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 && known
 	expires := issued.Add(d.lifetime)
-	if !now.Before(expires) || !d.use(c.Nonce, count, expires, now) {
+	switch {
+	case !now.Before(expires) && right:
+		return c.Username, d.challenge(src, now, true)
+	case !now.Before(expires):
+		// A wrong password on an old nonce gets a fresh challenge, not
+		// 403: whoever saw that nonce once cannot count failures for its
+		// address (the lockout) by forging packets later.
+		return "", d.challenge(src, now, false)
+	case !right:
+		return c.Username, reject(403, "Forbidden")
+	case !d.use(c.Nonce, count, expires, now):
 		return c.Username, d.challenge(src, now, true)
 	}
 	return c.Username, nil
