@@ -45,8 +45,7 @@ func TestSIPVicious(t *testing.T) {
 	}
 	hook := httptest.NewServer(http.NotFoundHandler()) // no call gets that far
 	t.Cleanup(hook.Close)
-	ms := startMediaserver(t, dir, hook.URL, "-auth-users", users, "-auth-realm", "e2e",
-		"-auth-algorithms", "MD5", "-auth-max-failures", "5")
+	ms := startMediaserver(t, dir, hook.URL, "-auth-users", users, "-auth-realm", "e2e", "-auth-max-failures", "5")
 	_, port, _ := net.SplitHostPort(ms.sipAddr)
 	// scan runs a tool for at most limit: svcrack never stops by itself
 	// once it is locked out (it asks for a challenge again and again and

@@ -280,8 +280,8 @@ func TestInboundDigestAuth(t *testing.T) {
 	clk := newFakeClock()
 	app := newInboundApp(t)
 	answerAll(app)
-	a := startAgent(t, Config{OnInvite: app.OnInvite, InboundAuth: &InboundAuth{Realm: "media.test", Users: map[string]string{"alice": "s3cret"}}},
-		agentOpts{clk: clk})
+	a := startAgent(t, Config{OnInvite: app.OnInvite, InboundAuth: &InboundAuth{Realm: "media.test", Users: map[string]string{"alice": "s3cret"},
+		Algorithms: []string{"SHA-256", "MD5"}}}, agentOpts{clk: clk})
 	p := newUDPPeer(t, a)
 	ruri := "sip:bob@" + p.agentHost()
 

@@ -326,8 +326,10 @@ type InboundAuth struct {
 	NonceLifetime time.Duration
 	// Algorithms are the digest algorithms challenged, one
 	// WWW-Authenticate each in this order: "SHA-256" and "MD5". Default
-	// both, SHA-256 first (RFC 8760 §2.4); use {"MD5"} for old phones that
-	// read only the first challenge.
+	// {"MD5"} alone: phones in the field fail on a SHA-256 challenge even
+	// next to an MD5 one (baresip 1.0 ends the call with ENOSYS whichever
+	// comes first; TestInteropBaresipDigest). Use {"SHA-256", "MD5"}
+	// (RFC 8760 §2.4, most preferred first) when every phone supports it.
 	Algorithms []string
 	// MaxFailures is how many wrong credentials (a wrong password or an
 	// unknown user, answered 403) one source (an IPv4 address, an IPv6

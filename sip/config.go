@@ -223,7 +223,7 @@ func (ia *InboundAuth) withDefaults() []error {
 		ia.Secret = slices.Clone(ia.Secret)
 	}
 	if len(ia.Algorithms) == 0 {
-		ia.Algorithms = []string{algSHA256, algMD5}
+		ia.Algorithms = []string{algMD5}
 	} else {
 		algs := make([]string, 0, len(ia.Algorithms))
 		for _, a := range ia.Algorithms {

@@ -43,9 +43,10 @@
 //     a UDP or TCP call is answered at port 0 (488 when it is the only one).
 //     No MKI, no session parameters, no DTLS-SRTP.
 //   - Digest authentication of inbound INVITEs (Config.InboundAuth; RFC
-//     2617, RFC 7616, RFC 8760): SHA-256 and MD5, qop=auth, stateless
-//     nonces bound to the source address, stale=true, replayed nonce counts
-//     refused.
+//     2617, RFC 7616, RFC 8760): MD5 challenges by default, SHA-256 on
+//     request, qop=auth, stateless nonces bound to the source address,
+//     stale=true, replayed nonce counts refused, a lockout of password
+//     guessers, and refusals sent as a stateless UAS.
 //
 // # Admission (decision 20)
 //

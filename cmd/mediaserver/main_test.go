@@ -97,7 +97,7 @@ func TestOptions(t *testing.T) {
 	if peers, perr := o.peerMap(); err != nil || perr != nil || len(peers) != 2 || peers["a"] != "http://10.0.0.1:8080" || peers["b"] != "http://10.0.0.2:8080/" {
 		t.Errorf("-peers: %v, %v, %v", peers, err, perr)
 	}
-	for flag, want := range map[string]string{"": "SHA-256,MD5", "md5": "MD5", " MD5 , sha-256 ": "MD5,SHA-256"} {
+	for flag, want := range map[string]string{"": "MD5", "sha-256,md5": "SHA-256,MD5", " MD5 , sha-256 ": "MD5,SHA-256"} {
 		args := []string{"-callback-url", "http://x", "-auth-users", users}
 		if flag != "" {
 			args = append(args, "-auth-algorithms", flag)

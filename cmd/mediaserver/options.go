@@ -93,7 +93,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines; when set, inbound INVITEs need digest authentication")
 	fs.IntVar(&o.authMaxFailures, "auth-max-failures", 10, "wrong passwords one source address may send before it is locked out of inbound INVITEs (-1: no lockout)")
 	fs.DurationVar(&o.authLockout, "auth-lockout", 5*time.Minute, "how long a locked-out source stays locked after its last try, and how long failures are remembered")
-	fs.StringVar(&o.authAlgorithms, "auth-algorithms", "SHA-256,MD5", "digest algorithms of the inbound challenge, one WWW-Authenticate each in this order (SHA-256, MD5); MD5 alone for old phones that read only the first challenge")
+	fs.StringVar(&o.authAlgorithms, "auth-algorithms", "MD5", "digest algorithms of the inbound challenge, one WWW-Authenticate each in this order (SHA-256, MD5); MD5 alone by default, since phones in the field fail on a SHA-256 challenge even next to an MD5 one; SHA-256,MD5 when every phone supports RFC 8760")
 	fs.DurationVar(&o.retryAfter, "retry-after", 5*time.Second, "Retry-After of every 503 (draining, limits)")
 	fs.BoolVar(&o.inbandDTMF, "inband-dtmf", false, "detect DTMF tones in the audio of callers without telephone-event")
 	fs.Usage = func() {

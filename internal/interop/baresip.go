@@ -42,6 +42,9 @@ type Baresip struct {
 	// Lifetime is baresip's own limit (-t): it quits then, hanging up.
 	// Default 2 minutes.
 	Lifetime time.Duration
+	// AuthPass, when set, is the account's digest password (its user is
+	// User): baresip answers 401/407 challenges with it.
+	AuthPass string
 }
 
 // UA is a running baresip.
@@ -139,7 +142,11 @@ func writeBaresipConfig(dir, modules string, b Baresip) error {
 	if b.ManualAnswer {
 		answer = "manual"
 	}
-	account := fmt.Sprintf("<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=pcmu,pcma\n", b.User, b.SIPPort, answer)
+	account := fmt.Sprintf("<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=pcmu,pcma", b.User, b.SIPPort, answer)
+	if b.AuthPass != "" {
+		account += ";auth_pass=" + b.AuthPass
+	}
+	account += "\n"
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
 		return fmt.Errorf("interop: %w", err)
 	}
