@@ -194,8 +194,9 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 	if a.trusted(src) {
 		return "", true
 	}
+	now := a.clk.Now()
 	if a.limiter != nil {
-		if ok, wait := a.limiter.allow(src, a.clk.Now()); !ok {
+		if ok, wait := a.limiter.allow(src, now); !ok {
 			a.stats.rateLimited.Add(1)
 			a.log.Debug("sip: INVITE over the rate limit", keyCallID, callIDOf(req), keyRemoteAddr, req.Source())
 			a.refuse(tx, req, 503, "Service Unavailable (rate limit)", a.retryAfter(wait))
@@ -205,8 +206,7 @@ func (a *Agent) admitInvite(req *sip.Request, tx *sip.ServerTx) (string, bool) {
 	if a.digest == nil {
 		return "", true
 	}
-	now := a.clk.Now()
-	if a.digest.lock.refuse(src, now) {
+	if a.digest.lock.isLocked(src, now) {
 		a.stats.authLocked.Add(1)
 		a.log.Debug("sip: INVITE from a locked-out source", keyCallID, callIDOf(req), keyRemoteAddr, req.Source())
 		a.refuse(tx, req, 403, "Forbidden")

@@ -46,8 +46,8 @@ func newAuthLock(max int, window time.Duration) *authLock {
 	return &authLock{max: max, window: window, srcs: make(map[netip.Addr]*lockState)}
 }
 
-// refuse reports whether src is locked out now.
-func (l *authLock) refuse(src netip.Addr, now time.Time) bool {
+// isLocked reports whether src is locked out now.
+func (l *authLock) isLocked(src netip.Addr, now time.Time) bool {
 	if l == nil {
 		return false
 	}

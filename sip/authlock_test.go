@@ -96,28 +96,28 @@ func TestAuthLock(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
 	l := newAuthLock(2, time.Minute)
-	if _, locked := l.fail(a, "z9hG4bK-1", now); locked || l.refuse(a, now) {
+	if _, locked := l.fail(a, "z9hG4bK-1", now); locked || l.isLocked(a, now) {
 		t.Fatal("locked after one failure")
 	}
 	if n, locked := l.fail(a, "z9hG4bK-1", now); locked || n != 1 {
 		t.Fatalf("a retransmission counted: %d, %v", n, locked)
 	}
-	if n, locked := l.fail(a, "z9hG4bK-2", now); !locked || n != 2 || !l.refuse(a, now) {
+	if n, locked := l.fail(a, "z9hG4bK-2", now); !locked || n != 2 || !l.isLocked(a, now) {
 		t.Fatalf("second failure: %d, %v", n, locked)
 	}
-	if l.refuse(b, now) {
+	if l.isLocked(b, now) {
 		t.Fatal("another source locked")
 	}
 	// Refusals at 30 and 59 s do not move the end of the lock.
-	if !l.refuse(a, now.Add(30*time.Second)) || !l.refuse(a, now.Add(59*time.Second)) || l.refuse(a, now.Add(time.Minute)) {
+	if !l.isLocked(a, now.Add(30*time.Second)) || !l.isLocked(a, now.Add(59*time.Second)) || l.isLocked(a, now.Add(time.Minute)) {
 		t.Fatal("the lock did not end a minute after the failure that set it")
 	}
 	// An IPv6 /64 is one source.
 	l.fail(b, "v6-1", now)
-	if _, locked := l.fail(netip.MustParseAddr("2001:db8::ffff:1"), "v6-2", now); !locked || !l.refuse(netip.MustParseAddr("2001:db8::2"), now) {
+	if _, locked := l.fail(netip.MustParseAddr("2001:db8::ffff:1"), "v6-2", now); !locked || !l.isLocked(netip.MustParseAddr("2001:db8::2"), now) {
 		t.Fatal("addresses of one /64 counted apart")
 	}
-	if l.refuse(netip.MustParseAddr("2001:db8:0:1::1"), now) {
+	if l.isLocked(netip.MustParseAddr("2001:db8:0:1::1"), now) {
 		t.Fatal("another /64 locked")
 	}
 	// Failures spread wider than the window never add up.
@@ -144,7 +144,7 @@ func TestAuthLock(t *testing.T) {
 	for range 100 {
 		off.fail(a, "", now)
 	}
-	if off.refuse(a, now) || off.size() != 0 {
+	if off.isLocked(a, now) || off.size() != 0 {
 		t.Fatal("lockout off locked")
 	}
 }
