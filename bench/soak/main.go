@@ -24,8 +24,8 @@
 //
 // Ports (127.0.0.1 only): the server's SIP and stats ports are picked by
 // the kernel (:0); its RTP ports come from -rtp-ports (within 43000-44499);
-// SIPp uses SIP and control ports from -sipp-sip-base (within 42100-42199)
-// and media ports from -sipp-media-base (within 44500-44999).
+// SIPp uses SIP and control ports from -sipp-sip-base (within 35100-35199)
+// and media ports from -sipp-media-base (within 35500-35999).
 package main
 
 import (
@@ -53,8 +53,8 @@ func main() {
 	flag.DurationVar(&cfg.Settle, "settle", cfg.Settle, "longest wait, after the last call, for the resources to return to baseline")
 	flag.DurationVar(&cfg.MinSettle, "min-settle", cfg.MinSettle, "shortest wait after the last call before the end reading (sipgo keeps finished transactions, and with them the calls' objects, for 32 s)")
 	flag.StringVar(&cfg.RTPPorts, "rtp-ports", cfg.RTPPorts, "the server's RTP port range (within 43000-44499)")
-	flag.IntVar(&cfg.SIPpSIPBase, "sipp-sip-base", cfg.SIPpSIPBase, "first SIPp SIP/control port; 12 are used (within 42100-42199)")
-	flag.IntVar(&cfg.SIPpMediaBase, "sipp-media-base", cfg.SIPpMediaBase, "first SIPp media port; 20 are used (within 44500-44999)")
+	flag.IntVar(&cfg.SIPpSIPBase, "sipp-sip-base", cfg.SIPpSIPBase, "first SIPp SIP/control port; 12 are used (within 35100-35199)")
+	flag.IntVar(&cfg.SIPpMediaBase, "sipp-media-base", cfg.SIPpMediaBase, "first SIPp media port; 20 are used (within 35500-35999)")
 	flag.IntVar(&cfg.Room, "room", cfg.Room, "members per conference")
 	flag.DurationVar(&cfg.TransferAfter, "transfer-after", cfg.TransferAfter, "transfer: the server splits A↔B this long after it is connected")
 	flag.DurationVar(&cfg.ConsultFor, "consult-for", cfg.ConsultFor, "transfer: the server splits B↔C this long after it is connected")

@@ -58,7 +58,7 @@ func defaultConfig() Config {
 		MinCall: 5 * time.Second, MaxCall: 40 * time.Second,
 		Mix:  "ivr=1,bridge=1,transfer=1,conference=1",
 		Ramp: 30 * time.Second, Sample: 5 * time.Second, Settle: 2 * time.Minute, MinSettle: 40 * time.Second,
-		RTPPorts: "43000-44299", SIPpSIPBase: 42100, SIPpMediaBase: 44500,
+		RTPPorts: "43000-44299", SIPpSIPBase: 35100, SIPpMediaBase: 35500,
 		Room: 5, TransferAfter: 3 * time.Second, ConsultFor: 4 * time.Second,
 		// Goroutines: at each sample the stats request itself runs on two
 		// goroutines of the server (counted in the baseline too); a timer
@@ -75,11 +75,17 @@ func defaultConfig() Config {
 
 var routes = []string{"ivr", "bridge", "transfer", "conference"}
 
-// Reserved port ranges of this test (shared machine).
+// Port ranges of this test (shared machine). SIPp's ports are fixed, so
+// they lie in 35000-39999, which .ci/run keeps out of the kernel's
+// ephemeral ports, and away from every other test's fixed ports and RTP
+// ranges (the root package's servers take RTP ports from 42000-45999: a
+// SIPp port there could be bound by one of them first, and SIPp exits
+// 254). The server's own RTP ports may overlap other servers' ranges: a
+// port allocator skips ports that are taken.
 const (
 	rtpLo, rtpHi     = 43000, 44499
-	sipLo, sipHi     = 42100, 42199
-	mediaLo, mediaHi = 44500, 44999
+	sipLo, sipHi     = 35100, 35199
+	mediaLo, mediaHi = 35500, 35999
 	sipPortsUsed     = 12
 	mediaPortsUsed   = 20
 )

@@ -36,7 +36,7 @@ func TestSoakSmoke(t *testing.T) {
 	cfg.Settle = 3 * time.Minute
 	// Ports of their own, so that the smoke test can run beside a soak
 	// run with the defaults.
-	cfg.SIPpSIPBase, cfg.SIPpMediaBase, cfg.RTPPorts = 42150, 44700, "44300-44499"
+	cfg.SIPpSIPBase, cfg.SIPpMediaBase, cfg.RTPPorts = 35150, 35700, "44300-44499"
 	cfg.NoDTMF = os.Geteuid() != 0
 	cfg.MaxFailedPct = 5
 	cfg.Root, cfg.Work, cfg.Out = root, t.TempDir(), ""

@@ -61,7 +61,7 @@ func main() {
 	flag.StringVar(&o.httpAddr, "http", "127.0.0.1:0", "listen address of the /stats endpoint")
 	flag.StringVar(&o.rtp, "rtp-ports", "43000-44299", "RTP port range MIN-MAX")
 	flag.StringVar(&o.info, "info", "", "write {pid, sip, http} as JSON to this file when ready")
-	flag.StringVar(&o.callee, "callee", "127.0.0.1:42110", "host:port of the SIPp callee (users b and c)")
+	flag.StringVar(&o.callee, "callee", "127.0.0.1:35110", "host:port of the SIPp callee (users b and c)")
 	flag.StringVar(&o.dataDir, "data-dir", "", "prompt directory (default: a temporary directory)")
 	flag.IntVar(&o.room, "room", 5, "members per conference")
 	flag.IntVar(&o.traceSessions, "trace-sessions", 0, "Config.TraceSessions: traces of completed sessions kept (0: the library's default, 1000; -1: none)")
