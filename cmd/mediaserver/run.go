@@ -196,6 +196,8 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	var failed error
 	select {
 	case <-ctx.Done():
+		// Readiness off before the log line says so (shutdown repeats it).
+		s.api.Drain()
 		log.Info("shutting down: draining calls", "drainTimeout", o.drainTimeout, "sessions", s.media.Sessions())
 	case err := <-sipDone:
 		failed = fmt.Errorf("sip: %w", err)
