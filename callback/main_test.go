@@ -5,8 +5,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"go.uber.org/goleak"
-
-	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
@@ -14,5 +12,5 @@ func TestMain(m *testing.M) {
 	for _, ct := range []string{"audio/wav", "audio/mpeg", "audio/x-wav"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 	}
-	goleak.VerifyTestMain(m, leak.Options()...)
+	goleak.VerifyTestMain(m)
 }

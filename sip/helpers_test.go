@@ -17,14 +17,11 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/goleak"
-
-	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
-// TestMain checks for goroutine leaks, with leak.Options' one exception
-// (a sipgo bug).
+// TestMain checks for goroutine leaks.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leak.Options()...)
+	goleak.VerifyTestMain(m)
 }
 
 // waitTimeout bounds every wait of the tests; generous for a loaded CI.

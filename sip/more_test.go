@@ -3,6 +3,8 @@ package sip
 import (
 	"errors"
 	"fmt"
+	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +197,64 @@ func TestCloseEndsCalls(t *testing.T) {
 	if app.rec.pending() != 0 || rec.pending() != 0 {
 		t.Fatal("events after Close")
 	}
+}
+
+// TestCloseUnderRequestFlood closes agents while OPTIONS keep arriving.
+// A request read just before the UDP listener closes and handled just
+// after used to get a socket sipgo opened itself, which nothing closed:
+// one leaked socket and reader (readUDPConnection) in most rounds.
+func TestCloseUnderRequestFlood(t *testing.T) {
+	for round := range 5 {
+		a, err := NewAgent(Config{ListenAddr: "127.0.0.1:0", Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.closeWait = 200 * time.Millisecond
+		served := make(chan error, 1)
+		go func() { served <- a.Serve(t.Context()) }()
+		<-a.Ready()
+		c, err := net.Dial("udp", a.UDPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		flooded := make(chan struct{})
+		go func() {
+			defer close(flooded)
+			for n := range 5000 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				msg := fmt.Sprintf("OPTIONS sip:x@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%d-%d\r\n"+
+					"From: <sip:a@example.com>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: flood-%d-%d\r\n"+
+					"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+					a.UDPAddr(), c.LocalAddr(), round, n, round, n)
+				_, _ = c.Write([]byte(msg))
+				time.Sleep(50 * time.Microsecond)
+			}
+		}()
+		time.Sleep(50 * time.Millisecond)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		<-flooded
+		c.Close()
+		if err := <-served; !errors.Is(err, ErrClosed) {
+			t.Fatalf("Serve: %v", err)
+		}
+	}
+	// Readers of sockets sipgo opened end once those close; wait (bounded).
+	var n int
+	for deadline := time.Now().Add(waitTimeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		buf := make([]byte, 1<<20)
+		if n = strings.Count(string(buf[:runtime.Stack(buf, true)]), "sip.(*TransportUDP).readUDPConnection("); n == 0 {
+			return
+		}
+	}
+	t.Fatalf("%d readers of sockets sipgo opened outlive Close", n)
 }
 
 func TestMalformedSDPInReinvite(t *testing.T) {

@@ -27,12 +27,10 @@ import (
 	"github.com/mediaserver-go/mediaserver/callback"
 	"github.com/mediaserver-go/mediaserver/mediaservertest"
 	"go.uber.org/goleak"
-
-	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leak.Options()...)
+	goleak.VerifyTestMain(m)
 }
 
 func TestOptions(t *testing.T) {

@@ -4,12 +4,10 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-
-	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leak.Options()...)
+	goleak.VerifyTestMain(m)
 }
 
 // TestDemo runs the whole demo in-process, with a mono and a two-channel

@@ -11,12 +11,10 @@ import (
 	"github.com/mediaserver-go/mediaserver"
 	"github.com/mediaserver-go/mediaserver/callback"
 	"go.uber.org/goleak"
-
-	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leak.Options()...)
+	goleak.VerifyTestMain(m)
 }
 
 // TestDemo runs the whole demo: the server with the webhook adapter posting

@@ -13,12 +13,10 @@ import (
 	"github.com/mediaserver-go/mediaserver"
 	"github.com/mediaserver-go/mediaserver/callback"
 	"go.uber.org/goleak"
-
-	"github.com/mediaserver-go/mediaserver/internal/leak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leak.Options()...)
+	goleak.VerifyTestMain(m)
 }
 
 func post(t *testing.T, h http.Handler, path, body, secret string) (int, string) {
