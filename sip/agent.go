@@ -46,6 +46,8 @@ type Agent struct {
 	limiter *rateLimiter // nil when InviteRateLimit is off
 	reqLim  *rateLimiter // nil when RequestRateLimit is off
 
+	udpSources sourceRing // the last UDP requests' sources (closepool.go)
+
 	// Sends to sipgo pass sendStart: after Close shut it, nothing new is
 	// handed to sipgo, which would otherwise open a fresh socket (and a
 	// reader goroutine nobody closes) for a message to a destination whose
@@ -309,6 +311,8 @@ func (a *Agent) close() error {
 		a.log.Warn("sip: Close did not wait for sends still blocked", "after", a.closeWait)
 	}
 	a.txl.Close()
+	// From here on the listener no longer answers (closepool.go).
+	a.plugUDPPool(udp)
 	var errs []error
 	for _, ln := range []net.Listener{tcp, tlsLn} {
 		if ln == nil {
@@ -326,11 +330,13 @@ func (a *Agent) close() error {
 	if err := a.tpl.Close(); err != nil {
 		a.log.Debug("sip: transport close", keyErr, err)
 	}
+	a.plugUDPPool(udp)
 	a.wg.Wait()
 	// sipgo handles each message on a goroutine of its own; one still
 	// running may have opened a connection to answer (its socket's pool
 	// entries are gone): close what is left once more.
 	_ = a.tpl.Close()
+	a.plugUDPPool(udp)
 	a.log.Info("sip: closed")
 	return errors.Join(errs...)
 }

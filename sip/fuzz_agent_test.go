@@ -3,10 +3,12 @@ package sip
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -28,8 +30,10 @@ func FuzzAgent(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(d, false)
-		f.Add(d, true)
+		// Unique branches, or the TCP copy would be a retransmission of
+		// the UDP one (RFC 3261 §17.2.3).
+		f.Add(uniqueBranches(d), false)
+		f.Add(uniqueBranches(d), true)
 	}
 	f.Add([]byte("INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"+
 		"From: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n"+
@@ -65,28 +69,61 @@ func FuzzAgent(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { probe.Close() })
+	// What comes back to the inputs' socket, checked by the next input (and
+	// at the end). A reader of its own, so that checking never waits.
+	replies := make(chan []byte, 1024)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		b := make([]byte, 65536)
+		for {
+			n, _, err := in.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			select {
+			case replies <- bytes.Clone(b[:n]):
+			default: // the next check has enough to look at
+			}
+		}
+	}()
+	// The agent's own parser: its answers echo the request's headers, which
+	// may be valid SIP that sipgo's strict parsers refuse.
+	parser := sip.NewParser(sip.WithHeadersParsers(lenientHeaderParsers()))
+	checkReply := func(t testing.TB, b []byte) {
+		if msg, err := parser.ParseSIP(b); err != nil {
+			t.Fatalf("the agent sent what does not parse (%v):\n%q", err, b)
+		} else if _, ok := msg.(*sip.Response); !ok {
+			t.Fatalf("the agent sent a request to a peer that never had a dialog:\n%s", b)
+		}
+	}
+	checkReplies := func(t testing.TB) {
+		for {
+			select {
+			case b := <-replies:
+				checkReply(t, b)
+			default:
+				return
+			}
+		}
+	}
+	f.Cleanup(func() {
+		in.Close()
+		<-readerDone
+		checkReplies(f)
+	})
 	buf := make([]byte, 65536)
 
 	f.Fuzz(func(t *testing.T, data []byte, overTCP bool) {
-		// What came back to the previous inputs' socket meanwhile.
-		for {
-			_ = in.SetReadDeadline(time.Now())
-			n, _, err := in.ReadFrom(buf)
-			if err != nil {
-				break
-			}
-			if msg, err := sip.ParseMessage(bytes.Clone(buf[:n])); err != nil {
-				t.Fatalf("the agent sent what does not parse (%v):\n%q", err, buf[:n])
-			} else if _, ok := msg.(*sip.Response); !ok {
-				t.Fatalf("the agent sent a request to a peer that never had a dialog:\n%s", buf[:n])
-			}
-		}
+		checkReplies(t)
+		var tcp net.Conn
 		if overTCP {
 			c, err := net.DialTimeout("tcp", a.TCPAddr().String(), waitTimeout)
 			if err != nil {
 				t.Fatalf("dial: %v", err)
 			}
 			defer c.Close()
+			tcp = c
 			_ = c.SetWriteDeadline(time.Now().Add(waitTimeout))
 			if _, err := c.Write(data); err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 				t.Fatalf("write: %v", err)
@@ -118,8 +155,21 @@ func FuzzAgent(f *testing.F) {
 				if res.StatusCode != 200 {
 					t.Fatalf("OPTIONS after the input got %d", res.StatusCode)
 				}
-				return
+				break
 			}
+		}
+		if tcp == nil {
+			return
+		}
+		// An answer on the input's connection, if one came by now, is a
+		// response too (only its start is checked: a stream may hold
+		// several), after any CRLF pongs to CRLFCRLF pings (RFC 5626 §4.4.1).
+		_ = tcp.SetReadDeadline(time.Now().Add(2 * time.Millisecond))
+		n, _ := io.ReadAtLeast(tcp, buf, len("SIP/2.0 100 "))
+		if got := bytes.TrimLeft(buf[:n], "\r\n"); len(got) > 0 && !sipStatusLine.Match(got) {
+			t.Fatalf("the agent answered on the TCP connection with:\n%q", buf[:n])
 		}
 	})
 }
+
+var sipStatusLine = regexp.MustCompile(`^SIP/2\.0 [1-6][0-9][0-9] `)

@@ -198,6 +198,10 @@ func (a *Agent) writeRequest(req *sip.Request) error {
 // To could not be parsed, their raw values are copied.
 func (a *Agent) newResponse(req *sip.Request, code int, reason string, body []byte, tag string, hdrs ...sip.Header) *sip.Response {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	// sipgo copies the request's version: a 505 to "SIP/7.0" would claim
+	// 7.0 itself (found by FuzzAgent over TCP, where the raw screening of
+	// datagrams does not answer it first).
+	res.SipVersion = "SIP/2.0"
 	if req.From() == nil {
 		sip.CopyHeaders("From", req, res)
 	}

@@ -212,7 +212,13 @@ func TestCloseUnderRequestFlood(t *testing.T) {
 		a.closeWait = 200 * time.Millisecond
 		served := make(chan error, 1)
 		go func() { served <- a.Serve(t.Context()) }()
-		<-a.Ready()
+		select {
+		case <-a.Ready():
+		case err := <-served:
+			t.Fatalf("Serve: %v", err)
+		case <-time.After(waitTimeout):
+			t.Fatal("agent not ready")
+		}
 		c, err := net.Dial("udp", a.UDPAddr().String())
 		if err != nil {
 			t.Fatal(err)

@@ -36,6 +36,15 @@ func screenMessage(msg []byte, datagram bool) (int, string) {
 	if code, reason := screenRequestLine(string(line)); code != 0 {
 		return code, reason
 	}
+	// Answered here rather than by sipgo, whose answers copy the request's
+	// version ("SIP/0.0 400") and, without a Via, cannot be routed anyway
+	// (found by FuzzAgent). No Via: statelessReply drops it unanswered.
+	if v := line[bytes.LastIndexByte(line, ' ')+1:]; !bytes.EqualFold(v, []byte("SIP/2.0")) {
+		return 505, "Version Not Supported"
+	}
+	if !hasVia(msg) {
+		return 400, "Bad Request (no Via)"
+	}
 	if !datagram {
 		return 0, ""
 	}
@@ -77,7 +86,7 @@ func screenRequestLine(line string) (int, string) {
 }
 
 // validVersion accepts "SIP/<digits>.<digits>"; versions other than 2.0 are
-// answered 505 later, by validateRequest.
+// then answered 505 (screenMessage).
 func validVersion(v string) bool {
 	if len(v) < 4 || !strings.EqualFold(v[:4], "SIP/") {
 		return false
@@ -128,6 +137,17 @@ func isToken(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// hasVia reports whether msg's header block has a Via header field.
+func hasVia(msg []byte) bool {
+	hdr := msg
+	if i := bytes.Index(msg, crlfcrlf); i >= 0 {
+		hdr = msg[:i]
+	}
+	found := false
+	headerLines(hdr, func(name, _ string) { found = found || name == "via" || name == "v" })
+	return found
 }
 
 // headerLines calls f for each header line of a header block (the start
@@ -310,8 +330,11 @@ func (a *Agent) preprocess(m sip.Message) {
 	if via == nil {
 		return
 	}
-	if req.Transport() == "UDP" && !via.Params.Has("rport") {
-		via.Params.Add("rport", "")
+	if req.Transport() == "UDP" {
+		a.udpSources.add(req.Source())
+		if !via.Params.Has("rport") {
+			via.Params.Add("rport", "")
+		}
 	}
 	// RFC 3261 §18.2.1: received when the sent-by host is not the source.
 	// Besides being in the response, it is where sipgo opens a new

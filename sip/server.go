@@ -1,8 +1,6 @@
 package sip
 
 import (
-	"log/slog"
-
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -12,7 +10,7 @@ import (
 // INVITE (answered 200, then 487 to the INVITE, decision 8), are handled by
 // sipgo's transactions and do not come here.
 func (a *Agent) onRequest(req *sip.Request, tx *sip.ServerTx) {
-	if a.closeStraySocket(req, tx) {
+	if a.dropAfterClose(req, tx) {
 		return
 	}
 	if req.IsAck() {
@@ -173,37 +171,4 @@ func reasonPhrase(code int) string {
 		return "Server Error"
 	}
 	return "Global Failure"
-}
-
-// closeStraySocket closes the UDP socket sipgo opened to answer req, if it
-// did, and reports whether it did; the request then goes unanswered.
-//
-// UDP requests are answered through our listener, found in sipgo's pool
-// under the request's source address. When the listener closes, its
-// reader removes those entries (and the transport's Close clears the
-// pool). A request read just before that and handled just after finds no
-// entry, so sipgo opens a socket of its own (bound to 0.0.0.0), pools it
-// and starts a reader on it; Close has already cleared the pool, so
-// nothing ever closes that socket or ends its reader. This happens only
-// while the agent closes: it would have answered from a wrong port anyway.
-// Our own handler runs after sipgo created the socket, so this is the one
-// place that sees every such socket.
-func (a *Agent) closeStraySocket(req *sip.Request, tx *sip.ServerTx) bool {
-	c, ok := tx.Connection().(*sip.UDPConnection)
-	if !ok || c.Listener {
-		return false
-	}
-	lvl := slog.LevelDebug
-	if a.accepting() {
-		lvl = slog.LevelWarn // not expected outside Close
-	}
-	a.log.Log(a.ctx, lvl, "sip: closing a UDP socket sipgo opened to answer a request",
-		keyMethod, string(req.Method), keyRemoteAddr, req.Source(), "local", c.LocalAddr().String())
-	tx.Terminate()
-	// Close the socket with one reference left: its reader, ending, takes
-	// that one and deletes its pool entries (sipgo's Close would warn of a
-	// negative count).
-	c.Ref(1 - c.Ref(0))
-	_ = c.PacketConn.Close()
-	return true
 }

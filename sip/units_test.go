@@ -127,7 +127,11 @@ func TestScreenMessage(t *testing.T) {
 		{"OPTIONS soap.beep://h:1 SIP/2.0\r\n\r\n", true, 416},
 		{"INVITE <sip:a@b> SIP/2.0\r\n\r\n", true, 400},
 		{"INVITE sip:a@b HTTP/1.1\r\n\r\n", true, 400},
-		{"OPTIONS sip:a@b SIP/7.0\r\n\r\n", true, 0},
+		{"OPTIONS sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\r\n\r\n", true, 505},
+		{"OPTIONS sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\r\n\r\n", false, 505},
+		{"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n", true, 400}, // no Via
+		{"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n", false, 400},
+		{"OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/TCP h\r\nContent-Length: 0\r\n\r\n", false, 0},
 		{strings.Replace(ok, "Content-Length: 4", "Content-Length: 40", 1), true, 400},
 		{strings.Replace(ok, "Content-Length: 4", "l: -4", 1), true, 400},
 		{strings.Replace(ok, "Content-Length: 4", "Content-Length: 4\r\nContent-Length: 4", 1), true, 400},
