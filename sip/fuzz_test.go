@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/pion/sdp/v3"
 )
 
@@ -154,18 +155,29 @@ func FuzzParseINFODTMF(f *testing.F) {
 }
 
 // FuzzScreenMessage: raw screening and stateless replies never panic, and
-// a reply is a response.
+// a reply is a SIP/2.0 response that parses (with the agent's parser).
 func FuzzScreenMessage(f *testing.F) {
 	addFiles(f, filepath.Join(tortureDir, "*", "*.sip"), func(d []byte) { f.Add(d) })
 	f.Add([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nl: 3\r\n\r\nabc"))
+	f.Add([]byte("OPTIONS sip:a@b SIP/7.0\r\nVia: SIP/2.0/UDP h\rx\r\nFrom: <sip:a@b>\r;tag=1\r\n\r\n"))
+	parser := sip.NewParser(sip.WithHeadersParsers(lenientHeaderParsers()))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		for _, dg := range []bool{true, false} {
 			code, _ := screenMessage(msg, dg)
 			if code == 0 {
 				continue
 			}
-			if r := statelessReply(msg, code, "x"); r != nil && !strings.HasPrefix(string(r), "SIP/2.0 ") {
+			r := statelessReply(msg, code, "x")
+			if r == nil {
+				continue
+			}
+			if !strings.HasPrefix(string(r), "SIP/2.0 ") {
 				t.Fatalf("reply %q", r)
+			}
+			if m, err := parser.ParseSIP(r); err != nil {
+				t.Fatalf("reply does not parse (%v): %q", err, r)
+			} else if _, ok := m.(*sip.Response); !ok {
+				t.Fatalf("reply is not a response: %q", r)
 			}
 		}
 	})

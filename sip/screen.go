@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -221,8 +222,15 @@ func statelessReply(msg []byte, code int, reason string) []byte {
 			cseq = first(cseq, value)
 		}
 	})
-	if len(vias) == 0 {
-		return nil
+	if len(vias) == 0 || slices.IndexFunc(vias, hasCTL) >= 0 {
+		return nil // nowhere to answer, or a Via we cannot echo intact
+	}
+	// A value with a bare CR or another control character would make the
+	// answer itself unparsable (found by FuzzAgent): leave it out.
+	for _, v := range []*string{&from, &to, &callID, &cseq} {
+		if hasCTL(*v) {
+			*v = ""
+		}
 	}
 	var b strings.Builder
 	b.WriteString("SIP/2.0 ")
@@ -250,6 +258,13 @@ func statelessReply(msg []byte, code int, reason string) []byte {
 	}
 	b.WriteString("Content-Length: 0\r\n\r\n")
 	return []byte(b.String())
+}
+
+// hasCTL reports whether v has a control character other than HTAB
+// (RFC 3261 §25.1: none may appear in a header value once folding is
+// undone).
+func hasCTL(v string) bool {
+	return strings.IndexFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) >= 0
 }
 
 func first(have, v string) string {
