@@ -40,24 +40,7 @@ func FuzzAgent(f *testing.F) {
 		"Contact: <sip:alice@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n"), false)
 	f.Add([]byte("OPTIONS sip:x SIP/2.0\r\nContent-Length: 5\r\n\r\nabcdeOPTIONS sip:y SIP/2.0\r\n\r\n"), true)
 
-	a, err := NewAgent(Config{ListenAddr: "127.0.0.1:0", OnInvite: tortureApp(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	a.closeWait = 500 * time.Millisecond
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(f.Context()) }()
-	select {
-	case <-a.Ready():
-	case err := <-served:
-		f.Fatalf("Serve: %v", err)
-	}
-	f.Cleanup(func() {
-		if err := a.Close(); err != nil {
-			f.Errorf("Close: %v", err)
-		}
-		<-served
-	})
+	a := startAgent(f, Config{OnInvite: tortureApp(), Logger: slog.New(slog.DiscardHandler)}, agentOpts{})
 	agentUDP := net.UDPAddrFromAddrPort(a.UDPAddr())
 	in, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

@@ -60,40 +60,25 @@ func FuzzInDialog(f *testing.F) {
 	// One agent per fuzzing process; a call per input. Its T1 is short, so
 	// that a BYE sent to a Contact the input redirected gives up soon.
 	var handler atomic.Pointer[inboundApp]
-	a, err := NewAgent(Config{ListenAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
-		OnInvite: func(c *InboundCall) DialogHandler { return handler.Load().OnInvite(c) }})
-	if err != nil {
-		f.Fatal(err)
-	}
-	a.t1, a.t2, a.closeWait = 10*time.Millisecond, 40*time.Millisecond, 500*time.Millisecond
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(f.Context()) }()
-	select {
-	case <-a.Ready():
-	case err := <-served:
-		f.Fatalf("Serve: %v", err)
-	}
-	f.Cleanup(func() {
-		if err := a.Close(); err != nil {
-			f.Errorf("Close: %v", err)
-		}
-		<-served
-	})
+	a := startAgent(f, Config{Logger: slog.New(slog.DiscardHandler),
+		OnInvite: func(c *InboundCall) DialogHandler { return handler.Load().OnInvite(c) }},
+		agentOpts{t1: 10 * time.Millisecond, t2: 40 * time.Millisecond})
 
 	// Two peers for the whole process, the caller and the prober: a new
 	// socket per input could get the port of an earlier one, and with it
 	// that call's late BYEs. Stale messages are told apart by Call-ID.
 	p, ping := fuzzPeer(f, a), fuzzPeer(f, a)
-	from := p.udp.LocalAddr().(*net.UDPAddr).AddrPort()
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p.t, ping.t = t, t
+		d := p.newDialog()
 		app := newInboundApp(t)
 		var answered atomic.Bool
 		app.onInvite = func(c *InboundCall) DialogHandler {
-			// Only this input's first INVITE: not a second call the input
-			// opens, nor one an earlier input opened that is handled late.
-			if c.Source() != from || answered.Swap(true) {
+			// Only this input's own call: not a second one the input opens,
+			// nor one an earlier input opened whose INVITE sipgo hands over
+			// only now (OnInvite runs on a goroutine of its own).
+			if c.CallID() != d.callID || answered.Swap(true) {
 				_ = c.Reject(404, "")
 				return nil
 			}
@@ -108,7 +93,7 @@ func FuzzInDialog(f *testing.F) {
 			return app.rec
 		}
 		handler.Store(app)
-		d, call := establishAmid(t, p, app)
+		call := establishAmid(t, d, app)
 
 		// Answer whatever the agent sends meanwhile: 200 to its BYE (and
 		// to anything else it asks), nothing to responses.
@@ -169,9 +154,9 @@ func FuzzInDialog(f *testing.F) {
 // establishAmid is establish on a peer that earlier inputs used: it answers
 // stray requests (an earlier call's BYE still retransmitted) and skips
 // responses of other calls.
-func establishAmid(t *testing.T, p *peer, app *inboundApp) (*dialog, *InboundCall) {
+func establishAmid(t *testing.T, d *dialog, app *inboundApp) *InboundCall {
 	t.Helper()
-	d := p.newDialog()
+	p := d.p
 	d.invite(sdpOffer(30000, "0 101", "a=rtpmap:101 telephone-event/8000"))
 	for {
 		switch m := p.next().(type) {
@@ -192,7 +177,7 @@ func establishAmid(t *testing.T, p *peer, app *inboundApp) (*dialog, *InboundCal
 	c := app.call(t)
 	d.ack(1, "")
 	app.rec.expect("ack")
-	return d, c
+	return c
 }
 
 // fuzzPeer is a UDP peer for FuzzInDialog: unlike newUDPPeer's, its reader

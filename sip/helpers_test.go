@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 const waitTimeout = 10 * time.Second
 
 // testLogger logs to t when SIP_TEST_LOG is set, else discards.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("SIP_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
@@ -43,7 +43,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type testWriter struct {
 	mu   sync.Mutex
-	t    *testing.T
+	t    testing.TB
 	done bool
 }
 
@@ -63,7 +63,7 @@ type agentOpts struct {
 }
 
 // startAgent runs an agent on 127.0.0.1:0 until the test ends.
-func startAgent(t *testing.T, cfg Config, opts agentOpts) *Agent {
+func startAgent(t testing.TB, cfg Config, opts agentOpts) *Agent {
 	t.Helper()
 	cfg.ListenAddr = "127.0.0.1:0"
 	if cfg.Logger == nil {
