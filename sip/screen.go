@@ -37,12 +37,9 @@ func screenMessage(msg []byte, datagram bool) (int, string) {
 	if code, reason := screenRequestLine(string(line)); code != 0 {
 		return code, reason
 	}
-	// Answered here rather than by sipgo, whose answers copy the request's
-	// version ("SIP/0.0 400") and, without a Via, cannot be routed anyway
-	// (found by FuzzAgent). No Via: statelessReply drops it unanswered.
-	if v := line[bytes.LastIndexByte(line, ' ')+1:]; !bytes.EqualFold(v, []byte("SIP/2.0")) {
-		return 505, "Version Not Supported"
-	}
+	// Answered here rather than by sipgo, whose answers to a request it
+	// cannot make a transaction of have no Via to be routed by (found by
+	// FuzzAgent). statelessReply drops it unanswered.
 	if !hasVia(msg) {
 		return 400, "Bad Request (no Via)"
 	}
@@ -67,7 +64,10 @@ func screenMessage(msg []byte, datagram bool) (int, string) {
 }
 
 // screenRequestLine checks "Method SP Request-URI SP SIP-Version" strictly
-// (RFC 3261 §7.1: single spaces, no other white space).
+// (RFC 3261 §7.1: single spaces, no other white space), and answers a
+// version other than SIP/2.0 with 505 here rather than leaving it to
+// validateRequest: sipgo copies the request's version into its own answers
+// ("SIP/0.0 400", found by FuzzAgent).
 func screenRequestLine(line string) (int, string) {
 	parts := strings.Split(line, " ")
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || !isToken(parts[0]) {
@@ -83,11 +83,14 @@ func screenRequestLine(line string) (int, string) {
 		}
 		return 400, "Bad Request (malformed Request-URI)"
 	}
+	if !strings.EqualFold(parts[2], "SIP/2.0") {
+		return 505, "Version Not Supported"
+	}
 	return 0, ""
 }
 
 // validVersion accepts "SIP/<digits>.<digits>"; versions other than 2.0 are
-// then answered 505 (screenMessage).
+// then answered 505 (screenRequestLine).
 func validVersion(v string) bool {
 	if len(v) < 4 || !strings.EqualFold(v[:4], "SIP/") {
 		return false
