@@ -227,13 +227,11 @@ func (ia *InboundAuth) withDefaults() []error {
 	} else {
 		algs := make([]string, 0, len(ia.Algorithms))
 		for _, a := range ia.Algorithms {
-			switch u := strings.ToUpper(strings.TrimSpace(a)); u {
-			case algSHA256, algMD5:
-				if !slices.Contains(algs, u) {
-					algs = append(algs, u)
-				}
-			default:
+			switch u, ok := DigestAlgorithm(a); {
+			case !ok:
 				bad("Algorithms", "unsupported algorithm "+strconv.Quote(a)+" (SHA-256, MD5)")
+			case !slices.Contains(algs, u):
+				algs = append(algs, u)
 			}
 		}
 		ia.Algorithms = algs

@@ -27,6 +27,17 @@ const (
 	algSHA256 = "SHA-256"
 )
 
+// DigestAlgorithm returns the name InboundAuth.Algorithms knows an
+// algorithm by ("SHA-256" or "MD5"), given it in any case and with
+// surrounding spaces, and whether it is one of those.
+func DigestAlgorithm(name string) (string, bool) {
+	switch u := strings.ToUpper(strings.TrimSpace(name)); u {
+	case algSHA256, algMD5:
+		return u, true
+	}
+	return "", false
+}
+
 // Nonce layout before base64url: issue time (Unix seconds, 8 bytes), 8
 // random bytes, then the first 16 bytes of HMAC-SHA256 over the two and the
 // source address (16 bytes).

@@ -90,13 +90,14 @@ func (o options) security() (securityConfig, error) {
 		}
 		var algs []string
 		for a := range strings.SplitSeq(o.authAlgorithms, ",") {
-			switch a = strings.ToUpper(strings.TrimSpace(a)); a {
-			case "SHA-256", "MD5":
-				algs = append(algs, a)
-			case "":
-			default:
-				return sc, fmt.Errorf("-auth-algorithms: %q is not SHA-256 or MD5", a)
+			if strings.TrimSpace(a) == "" {
+				continue
 			}
+			name, ok := sip.DigestAlgorithm(a)
+			if !ok {
+				return sc, fmt.Errorf("-auth-algorithms: %q is not SHA-256 or MD5", strings.TrimSpace(a))
+			}
+			algs = append(algs, name)
 		}
 		if len(algs) == 0 {
 			return sc, errors.New("-auth-algorithms: none given")
