@@ -47,11 +47,7 @@ func FuzzAgent(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { in.Close() })
-	probe, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { probe.Close() })
+	probe := fuzzPeer(f, a)
 	// What comes back to the inputs' socket, checked by the next input (and
 	// at the end). A reader of its own, so that checking never waits.
 	replies := make(chan []byte, 1024)
@@ -116,31 +112,10 @@ func FuzzAgent(f *testing.F) {
 				t.Fatalf("send: %v", err)
 			}
 		}
-		host := probe.LocalAddr().String()
-		id, ping := optionsPing(host, agentUDP.String(), "UDP")
-		if _, err := probe.WriteTo([]byte(ping), agentUDP); err != nil {
-			t.Fatalf("send OPTIONS: %v", err)
-		}
-		deadline := time.Now().Add(waitTimeout)
-		for {
-			_ = probe.SetReadDeadline(deadline)
-			n, _, err := probe.ReadFrom(buf)
-			if err != nil {
-				t.Fatalf("no answer to the OPTIONS after the input: %v", err)
-			}
-			msg, err := sip.ParseMessage(bytes.Clone(buf[:n]))
-			if err != nil {
-				t.Fatalf("the agent sent what does not parse (%v):\n%q", err, buf[:n])
-			}
-			// An input may name the probe's port in its Via: skip answers
-			// that are not the probe's.
-			if res, ok := msg.(*sip.Response); ok && res.CallID() != nil && res.CallID().Value() == id {
-				if res.StatusCode != 200 {
-					t.Fatalf("OPTIONS after the input got %d", res.StatusCode)
-				}
-				break
-			}
-		}
+		// The agent still answers, after the input (an input may name the
+		// probe's port in its Via: pingAgent skips answers not its own).
+		probe.t = t
+		pingAgent(t, probe)
 		if tcp == nil {
 			return
 		}

@@ -56,6 +56,68 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// fuzzPeer is a UDP peer that lives as long as a fuzz target's process
+// (its t is set per input): unlike newUDPPeer's, its reader drops what the
+// test does not read in time instead of blocking, so stray retransmissions
+// between inputs can never wedge it.
+func fuzzPeer(f *testing.F, a *Agent) *peer {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	p := &peer{udp: c, remote: net.UDPAddrFromAddrPort(a.UDPAddr()), msgs: make(chan sip.Message, 256),
+		host: c.LocalAddr().String(), tp: "UDP"}
+	p.wg.Go(func() {
+		parser := sip.NewParser(sip.WithHeadersParsers(lenientHeaderParsers()))
+		buf := make([]byte, 65535)
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if m, err := parser.ParseSIP(append([]byte(nil), buf[:n]...)); err == nil {
+				select {
+				case p.msgs <- m:
+				default:
+				}
+			}
+		}
+	})
+	f.Cleanup(p.close)
+	return p
+}
+
+// answerStray answers a request the agent sent that the test is not
+// waiting for (an earlier call's BYE, a re-INVITE an input caused) with
+// 200, so that the agent's transaction ends.
+func answerStray(p *peer, m sip.Message) {
+	if req, ok := m.(*sip.Request); ok && !req.IsAck() {
+		_, _ = p.udp.WriteTo([]byte(sip.NewResponseFromRequest(req, 200, "OK", nil).String()), p.remote)
+	}
+}
+
+// pingAgent sends an OPTIONS from the prober and waits for its 200
+// (bounded).
+func pingAgent(t *testing.T, p *peer) {
+	t.Helper()
+	id, ping := optionsPing(p.host, p.agentHost(), "UDP")
+	p.sendRaw(ping)
+	for {
+		m := p.next()
+		res, ok := m.(*sip.Response)
+		if !ok {
+			answerStray(p, m)
+			continue
+		}
+		if res.CallID() != nil && res.CallID().Value() == id && res.StatusCode >= 200 {
+			if res.StatusCode != 200 {
+				t.Fatalf("OPTIONS got %d", res.StatusCode)
+			}
+			return
+		}
+	}
+}
+
 // agentOpts are the unexported knobs tests set before Serve.
 type agentOpts struct {
 	clk    clock
