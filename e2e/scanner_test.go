@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -93,7 +92,11 @@ func TestSIPVicious(t *testing.T) {
 	}
 	// Exactly MaxFailures wrong passwords were checked; everything after
 	// was refused unchecked.
-	metrics := httpGet(ctx, t, ms.api+"/metrics")
+	got := rest{t: t, api: ms.api, client: http.DefaultClient}.do(ctx, "GET", "/metrics", "", nil)
+	if got.status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", got.status)
+	}
+	metrics := string(got.body)
 	if !strings.Contains(metrics, `mediaserver_sip_refused_requests_total{reason="auth_failed"} 5`+"\n") ||
 		strings.Contains(metrics, `mediaserver_sip_refused_requests_total{reason="auth_locked"} 0`+"\n") {
 		t.Errorf("refusal counters:\n%s", grepLines(metrics, "sip_refused_requests_total{"))
@@ -192,25 +195,6 @@ func rawInvite(t *testing.T, ip, to string) int {
 			return code
 		}
 	}
-}
-
-// httpGet returns the body of a GET of url.
-func httpGet(ctx context.Context, t *testing.T, url string) string {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
-	}
-	return string(b)
 }
 
 // grepLines returns the lines of s that contain sub.
