@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -20,7 +21,7 @@ import (
 // closes that socket or ends its reader. A request of ours sent that late
 // would likewise bind a new socket to our listener's address.
 //
-// So Close puts a closedConn in the pool, under the listener's address and
+// So Close puts a closed stand-in for the listener in the pool, under the listener's address and
 // under the sources of the last UDP requests (plugUDPPool): a late request
 // finds it, and its answer fails instead. A request from a source the ring
 // forgot still gets a socket of sipgo's, and dropAfterClose closes that one
@@ -50,26 +51,37 @@ func (r *sourceRing) all() []string {
 	return append([]string(nil), r.last[:min(r.n, len(r.last))]...)
 }
 
-// closedConn stands in sipgo's UDP pool for the closed listener: writes
-// fail, and sipgo's reference counting never closes it.
-type closedConn struct{ laddr net.Addr }
+// closedListener returns the stand-in for the closed listener in sipgo's
+// UDP pool. It must be a *sip.UDPConnection: sipgo's createConnection
+// returns whatever the pool holds under its key and asserts that type (a
+// request that missed the pool just before Close plugged it would panic
+// on anything else). As a listener, sipgo's reference counting never
+// closes it, and its writes fail.
+func closedListener(laddr net.Addr) *sip.UDPConnection {
+	return &sip.UDPConnection{PacketConn: closedPacketConn{laddr}, PacketAddr: laddr.String(), Listener: true}
+}
 
-func (c closedConn) LocalAddr() net.Addr      { return c.laddr }
-func (closedConn) WriteMsg(sip.Message) error { return net.ErrClosed }
-func (closedConn) Ref(int) int                { return 1 }
-func (closedConn) TryClose() (int, error)     { return 1, nil }
-func (closedConn) Close() error               { return nil }
+// closedPacketConn is a socket that is already closed.
+type closedPacketConn struct{ laddr net.Addr }
 
-// plugUDPPool puts a closedConn in sipgo's UDP pool under the listener's
-// address and the recent sources. Close calls it once the listener no
+func (closedPacketConn) ReadFrom([]byte) (int, net.Addr, error) { return 0, nil, net.ErrClosed }
+func (closedPacketConn) WriteTo([]byte, net.Addr) (int, error)  { return 0, net.ErrClosed }
+func (closedPacketConn) Close() error                           { return nil }
+func (c closedPacketConn) LocalAddr() net.Addr                  { return c.laddr }
+func (closedPacketConn) SetDeadline(time.Time) error            { return nil }
+func (closedPacketConn) SetReadDeadline(time.Time) error        { return nil }
+func (closedPacketConn) SetWriteDeadline(time.Time) error       { return nil }
+
+// plugUDPPool puts closedListener in sipgo's UDP pool under the
+// listener's address and the recent sources. Close calls it once the listener no
 // longer serves, and again after each time the pool is cleared.
 func (a *Agent) plugUDPPool(udp net.PacketConn) {
 	pool := a.tpl.Pool("udp")
 	if pool == nil || udp == nil {
 		return
 	}
-	dead := closedConn{laddr: udp.LocalAddr()}
-	pool.Add(dead.laddr.String(), dead)
+	dead := closedListener(udp.LocalAddr())
+	pool.Add(dead.PacketAddr, dead)
 	for _, src := range a.udpSources.all() {
 		pool.Add(src, dead)
 	}
@@ -85,9 +97,8 @@ func (a *Agent) dropAfterClose(req *sip.Request, tx *sip.ServerTx) bool {
 	conn := tx.Connection()
 	udp, isUDP := conn.(*sip.UDPConnection)
 	stray := isUDP && !udp.Listener
-	_, plugged := conn.(closedConn)
-	closed := a.isClosed()
-	if !stray && !plugged && !closed {
+	closed := a.isClosed() // also whenever the pool was plugged
+	if !stray && !closed {
 		return false
 	}
 	if stray {
@@ -108,7 +119,7 @@ func (a *Agent) dropAfterClose(req *sip.Request, tx *sip.ServerTx) bool {
 		// the same socket, or a Clear at the same time, still can).
 		udp.Ref(1 - udp.Ref(0))
 		_ = udp.PacketConn.Close()
-	case closed && !plugged && !isUDP && conn != nil:
+	case closed && !isUDP && conn != nil:
 		_ = conn.Close()
 	}
 	return true

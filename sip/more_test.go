@@ -232,6 +232,14 @@ func TestCloseUnderRequestFlood(t *testing.T) {
 		if err := a.Close(); err != nil {
 			t.Fatal(err)
 		}
+		// What Close leaves in sipgo's UDP pool for late requests must be
+		// of the type sipgo's createConnection asserts, or one of them
+		// panics (it did once, with a stand-in of another type).
+		for _, key := range append(a.udpSources.all(), a.UDPAddr().String()) {
+			if got, ok := a.tpl.Pool("udp").Get(key).(*sip.UDPConnection); !ok || !got.Listener {
+				t.Fatalf("Close left %T under %s in sipgo's UDP pool", a.tpl.Pool("udp").Get(key), key)
+			}
+		}
 		close(stop)
 		<-flooded
 		c.Close()
